@@ -1,0 +1,76 @@
+"""minigrad: a small reverse-mode autograd library on numpy, written to be read."""
+
+from .engine import (
+    Function,
+    Node,
+    Tensor,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .functional import mean, split, stack
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops import (
+    add,
+    broadcast_to,
+    concatenate,
+    div,
+    exp,
+    log,
+    matmul,
+    max,
+    maximum,
+    mul,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+
+float32 = "float32"
+float64 = "float64"
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "Node",
+    "Tensor",
+    "add",
+    "broadcast_to",
+    "concatenate",
+    "div",
+    "enable_grad",
+    "exp",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "is_grad_enabled",
+    "log",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "mul",
+    "no_grad",
+    "pow",
+    "relu",
+    "reshape",
+    "set_grad_enabled",
+    "sigmoid",
+    "split",
+    "stack",
+    "sub",
+    "sum",
+    "tanh",
+    "transpose",
+    "where",
+]

@@ -1,0 +1,527 @@
+"""The engine: a Tensor that records the Functions applied to it, and the reverse walk over them.
+
+Read this file top to bottom: `Tensor` holds data; `Function.apply` runs a primitive's forward and
+records a `Node` (the `ctx` its backward later receives); `backward` sorts the recorded nodes
+with an iterative topological sort and hands each one the gradient of its output.
+The primitives themselves (and Tensor's operators) live in `ops.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+_grad_enabled = True  # off inside `no_grad()` and while a forward or first-order backward runs
+_anomaly_enabled = False  # set by minigrad.debug.detect_anomaly
+_backward_observer: Callable[[Node, Tensor], None] | None = None  # set by minigrad.debug.trace
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, so gradients can flow back."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = as_float_array(data.data if isinstance(data, Tensor) else data, dtype)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._node: Node | None = None
+        self._retains_grad = False
+
+    shape = property(lambda self: self.data.shape, doc="Shape of the data, as numpy's.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+    dtype = property(lambda self: self.data.dtype, doc="numpy dtype: float32 or float64.")
+    is_leaf = property(lambda self: self._node is None, doc="True unless an op produced it.")
+    grad_fn = property(lambda self: self._node, doc="The Node that produced this tensor, or None.")
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float."""
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied; read-only while a graph has saved it)."""
+        return self.data
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this data but cut off from the graph: gradients stop here."""
+        return _wrap(self.data)
+
+    def retain_grad(self) -> None:
+        """Ask backward to fill `.grad` of this non-leaf tensor too."""
+        if self._node is not None and not self._retains_grad:
+            self._retains_grad = True
+            self._node.retained = weakref.ref(self)
+
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad`; `gradient` seeds non-scalars."""
+        if gradient is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for one-element outputs; this "
+                    f"tensor has shape {self.shape}, so pass gradient= of that shape"
+                )
+            gradient = _wrap(np.ones_like(self.data))
+        run_backward([self], [gradient], retain_graph, create_graph)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
+        extra = f", dtype={self.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.fn.__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+
+def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """A fresh float array: float32/float64 keep their dtype, everything else becomes float64."""
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"Tensor: dtype must be float32 or float64, got {dtype}")
+        return np.array(data, dtype=dtype)
+    array = np.array(data)
+    if array.dtype != np.float32 and array.dtype != np.float64:
+        array = array.astype(np.float64)
+    return array
+
+
+def _wrap(data: np.ndarray, node: Node | None = None) -> Tensor:
+    """Make a Tensor around an array without copying or checking it (the ops' fast path)."""
+    tensor = Tensor.__new__(Tensor)
+    tensor.data = data
+    tensor.grad = None
+    tensor.requires_grad = node is not None
+    tensor._node = node
+    tensor._retains_grad = False
+    return tensor
+
+
+# --- Guarding saved arrays: read-only while a graph that saved them is alive ----------------------
+# An in-place write into an array that backward will read would silently corrupt gradients, so
+# each saved array's memory owner is made read-only until the last node that saved it lets go.
+
+_locks: dict[int, list] = {}  # id(owner array) -> [owner array, number of nodes holding it]
+
+
+def _lock(array: np.ndarray) -> np.ndarray | None:
+    owner = array if array.base is None else array.base
+    if not isinstance(owner, np.ndarray):
+        return None
+    entry = _locks.get(id(owner))
+    if entry is not None:
+        entry[1] += 1
+    elif owner.flags.writeable:
+        owner.flags.writeable = False
+        _locks[id(owner)] = [owner, 1]
+    else:
+        return None  # already read-only (e.g. a broadcast view): nothing to guard
+    return owner
+
+
+def _unlock(owner: np.ndarray) -> None:
+    entry = _locks[id(owner)]
+    entry[1] -= 1
+    if entry[1] == 0:
+        del _locks[id(owner)]
+        owner.flags.writeable = True
+
+
+# --- Nodes and Functions -----------------------------------------------------------------------
+
+
+class Node:
+    """One recorded call of a Function: its inputs and what forward saved. Also its `ctx`."""
+
+    def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple) -> None:
+        self.fn = fn
+        self.inputs = inputs  # the forward's arguments, Tensors or not
+        self.needs_input_grad = needs_input_grad  # which of them gradients must reach
+        self.retained = None  # weakref to the output, when it asked to retain its grad
+        self.created_at = None  # stack summary, under anomaly detection
+        self._saved: tuple | None = ()  # None once released by backward
+        self._saved_data: tuple = ()
+        self._owners: list = []
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep these tensors (inputs or the output) for backward."""
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved tensors, checked to be unchanged since forward."""
+        if self._saved is None:
+            raise RuntimeError(
+                f"{self.fn.__name__}: trying to backward through the graph a second time (or "
+                f"to read saved tensors after they were freed); pass retain_graph=True to the "
+                f"first backward if you need to go through it twice"
+            )
+        tensors = []
+        for tensor, data in zip(self._saved, self._saved_data):
+            if tensor is _OUTPUT:
+                tensor = _wrap(data, self)  # the output, re-attached to the node that made it
+            elif tensor is not None and tensor.data is not data:
+                raise RuntimeError(
+                    f"{self.fn.__name__}: a tensor of shape {data.shape} saved for backward "
+                    f"had its .data replaced after forward; its gradients would be wrong"
+                )
+            tensors.append(tensor)
+        return tuple(tensors)
+
+    def _seal(self, output: Tensor) -> None:
+        """After forward: remember saved arrays, lock them, and never hold our own output."""
+        saved = self._saved
+        self._saved = tuple(_OUTPUT if t is output else t for t in saved)
+        self._saved_data = tuple(None if t is None else t.data for t in saved)
+        for data in self._saved_data:
+            if data is not None:
+                owner = _lock(data)
+                if owner is not None:
+                    self._owners.append(owner)
+
+    def _release(self) -> None:
+        """Free what forward saved: backward through this node is over."""
+        self._saved = None
+        self._saved_data = ()
+        for owner in self._owners:
+            _unlock(owner)
+        self._owners = []
+
+    def __del__(self) -> None:
+        if self._owners:
+            self._release()
+
+    def __repr__(self) -> str:
+        return f"<{self.fn.__name__} node>"
+
+
+class _OutputMarker:
+    """Stands in a node's saved tensors for its own output (holding it would make a cycle)."""
+
+
+_OUTPUT = _OutputMarker()
+
+
+class _Unrecorded:
+    """The `ctx` given to forward when nothing is recorded: saving is a no-op."""
+
+    needs_input_grad = ()
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        pass
+
+
+class Function:
+    """A differentiable operation, declared as a static `forward` and a static `backward`.
+
+    Same contract as `torch.autograd.Function`: `forward(ctx, *inputs)` runs with recording off
+    and returns a Tensor or an ndarray; `backward(ctx, grad_output)` returns one gradient per
+    input (None where there is none), written with Tensor ops so that higher orders work.
+    Every built-in primitive in `minigrad.ops` is a Function; so can yours be.
+    """
+
+    @staticmethod
+    def forward(ctx: Node, *inputs: Any) -> Tensor | np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Node, grad_output: Tensor) -> Tensor | None | tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any) -> Tensor:
+        """Run forward and, if any input requires grad, record the call for backward."""
+        global _grad_enabled
+        if _grad_enabled:
+            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
+            if True in needs:
+                node = Node(cls, inputs, needs)
+                _grad_enabled = False
+                try:
+                    result = cls.forward(node, *inputs)
+                finally:
+                    _grad_enabled = True
+                output = _wrap(_as_output_array(cls, result), node)
+                if node._saved:
+                    node._seal(result)
+                if _anomaly_enabled:
+                    _check_forward(node, output)
+                return output
+        return _wrap(_as_output_array(cls, cls.forward(_Unrecorded(), *inputs)))
+
+
+def _as_output_array(fn: type[Function], result: Any) -> np.ndarray:
+    if isinstance(result, Tensor):
+        return result.data
+    if isinstance(result, np.ndarray):
+        return result
+    if isinstance(result, np.generic):  # numpy reductions return scalars: keep their dtype
+        return np.asarray(result)
+    raise TypeError(f"{fn.__name__}.forward must return a Tensor or an ndarray, got {result!r}")
+
+
+# --- Grad mode -------------------------------------------------------------------------------
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops applied now are recorded for backward."""
+    return _grad_enabled
+
+
+def set_grad_enabled(mode: bool) -> None:
+    """Turn recording on or off globally (prefer the `no_grad` context manager)."""
+    global _grad_enabled
+    _grad_enabled = bool(mode)
+
+
+class no_grad:
+    """Context manager and decorator: ops inside record nothing (inference, optimizer steps)."""
+
+    _mode = False
+
+    def __enter__(self) -> None:
+        self._previous = _grad_enabled
+        set_grad_enabled(self._mode)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        set_grad_enabled(self._previous)
+
+    def __call__(self, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator: record ops even inside `no_grad`."""
+
+    _mode = True
+
+
+# --- Reverse mode ----------------------------------------------------------------------------
+
+
+def run_backward(
+    outputs: Sequence[Tensor],
+    seeds: Sequence[Any],
+    retain_graph: bool | None,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> list | None:
+    """Propagate `seeds` from `outputs` back through the graph.
+
+    With `inputs=None` the gradients accumulate into leaves' `.grad` (and retained non-leaves');
+    otherwise they are returned, one per input (None where no gradient reaches it).
+    """
+    global _grad_enabled
+    if retain_graph is None:
+        retain_graph = create_graph
+    pending: dict[Node, Tensor] = {}  # gradient of each node's output, summed so far
+    owned: set[Node] = set()  # nodes whose pending array the engine allocated (safe to add into)
+    captured: dict[int, Tensor] = {}
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    wanted_nodes = {} if inputs is None else {t._node: id(t) for t in inputs if t._node is not None}
+
+    def deliver_to_leaf(leaf: Tensor, grad: Tensor) -> None:
+        if wanted is not None:
+            if id(leaf) in wanted:
+                previous = captured.get(id(leaf))
+                captured[id(leaf)] = grad if previous is None else previous + grad
+        elif leaf.grad is None:
+            leaf.grad = np.array(grad.data, copy=True)  # never alias the seed or another grad
+        else:
+            leaf.grad += grad.data
+
+    roots = []
+    for output, seed in zip(outputs, seeds):
+        seed = _as_seed(output, seed)
+        if output._node is None:
+            if not output.requires_grad:
+                raise RuntimeError(
+                    f"backward: tensor of shape {output.shape} does not require grad and has "
+                    f"no graph; set requires_grad=True on the leaves you differentiate"
+                )
+            deliver_to_leaf(output, seed)
+        else:
+            node = output._node
+            pending[node] = seed if node not in pending else pending[node] + seed
+            roots.append(node)
+
+    dependencies = _count_dependencies(roots)
+    ready = [node for node in dict.fromkeys(roots) if node not in dependencies]
+    previous_mode = _grad_enabled
+    _grad_enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            grad = pending.pop(node, None)
+            if node in wanted_nodes and grad is not None:
+                captured[wanted_nodes[node]] = grad
+            if grad is not None:
+                input_grads = _call_backward(node, grad)
+            else:  # nothing reached this node; still let its inputs' counts drop
+                input_grads = (None,) * len(node.inputs)
+            for tensor, needed, input_grad in zip(node.inputs, node.needs_input_grad, input_grads):
+                if not needed:
+                    continue
+                child = tensor._node
+                if input_grad is not None:
+                    input_grad = _checked_grad(node, tensor, input_grad)
+                    if child is None:
+                        deliver_to_leaf(tensor, input_grad)
+                    elif child not in pending:
+                        pending[child] = input_grad
+                    elif create_graph:
+                        pending[child] = pending[child] + input_grad
+                    elif child in owned:
+                        np.add(pending[child].data, input_grad.data, out=pending[child].data)
+                    else:
+                        total = np.add(pending[child].data, input_grad.data)
+                        pending[child] = _wrap(np.asarray(total))  # 0-d sums come back as scalars
+                        owned.add(child)
+                if child is not None:
+                    dependencies[child] -= 1
+                    if dependencies[child] == 0:
+                        ready.append(child)
+            if not retain_graph:
+                node._release()
+    finally:
+        _grad_enabled = previous_mode
+    if inputs is None:
+        return None
+    return [captured.get(id(t)) for t in inputs]
+
+
+def _as_seed(output: Tensor, seed: Any) -> Tensor:
+    seed = seed if isinstance(seed, Tensor) else _wrap(np.asarray(seed, dtype=output.dtype))
+    if seed.shape != output.shape:
+        raise RuntimeError(
+            f"backward: gradient has shape {seed.shape} but the output has shape {output.shape}"
+        )
+    return seed
+
+
+def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
+    """How many recorded uses each node has below the roots (iterative, so no recursion limit)."""
+    dependencies: dict[Node, int] = {}
+    stack = list(dict.fromkeys(roots))
+    for root in stack:
+        _check_not_released(root)
+    while stack:
+        node = stack.pop()
+        for tensor, needed in zip(node.inputs, node.needs_input_grad):
+            child = tensor._node if needed else None
+            if child is not None:
+                if child in dependencies:
+                    dependencies[child] += 1
+                else:
+                    dependencies[child] = 1
+                    _check_not_released(child)
+                    stack.append(child)
+    return dependencies
+
+
+def _check_not_released(node: Node) -> None:
+    if node._saved is None:
+        node.saved_tensors  # raises the "backward a second time" error  # noqa: B018
+
+
+def _call_backward(node: Node, grad: Tensor) -> tuple:
+    """Run one node's backward; fill retained `.grad`s and tell the observer (debug tools)."""
+    if node.retained is not None:
+        output = node.retained()
+        if output is not None:
+            output.grad = np.array(grad.data, copy=True)
+    if _backward_observer is not None:
+        _backward_observer(node, grad)
+    input_grads = node.fn.backward(node, grad)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{node.fn.__name__}.backward returned {len(input_grads)} gradients but forward "
+            f"took {len(node.inputs)} inputs"
+        )
+    if _anomaly_enabled:
+        _check_backward(node, input_grads)
+    return input_grads
+
+
+def _checked_grad(node: Node, tensor: Tensor, grad: Any) -> Tensor:
+    """A gradient must match its input's shape; its dtype is cast to the input's, as PyTorch."""
+    if not isinstance(grad, Tensor):
+        grad = _wrap(np.asarray(grad))
+    if grad.shape != tensor.shape:
+        raise RuntimeError(
+            f"{node.fn.__name__}.backward returned a gradient of shape {grad.shape} for an "
+            f"input of shape {tensor.shape}"
+        )
+    if grad.dtype != tensor.dtype:
+        grad = _wrap(grad.data.astype(tensor.dtype))
+    return grad
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> tuple:
+    """d(outputs)/d(inputs) as a tuple of Tensors (None where unused), leaving `.grad` alone.
+
+    With `create_graph=True` the returned gradients are themselves differentiable.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if len(outputs) == 1 else grad_outputs
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    seeds = []
+    for output, seed in zip(outputs, grad_outputs):
+        if seed is None:
+            if output.size != 1:
+                raise RuntimeError(
+                    f"grad: grad_outputs is needed for a non-scalar output of shape {output.shape}"
+                )
+            seed = np.ones_like(output.data)
+        seeds.append(seed)
+    return tuple(run_backward(outputs, seeds, retain_graph, create_graph, inputs))
+
+
+# --- Anomaly detection hooks (enabled by minigrad.debug.detect_anomaly) ------------------------
+
+
+def _check_forward(node: Node, output: Tensor) -> None:
+    node.created_at = traceback.format_stack()[:-3]
+    if not np.all(np.isfinite(output.data)):
+        raise FloatingPointError(
+            f"{node.fn.__name__} produced NaN or inf in its forward output of shape "
+            f"{output.shape}; created at:\n{''.join(node.created_at[-3:])}"
+        )
+
+
+def _check_backward(node: Node, input_grads: tuple) -> None:
+    for index, g in enumerate(input_grads):
+        if g is not None and not np.all(np.isfinite(np.asarray(getattr(g, "data", g)))):
+            where = "".join(node.created_at[-3:]) if node.created_at else "(before anomaly mode)"
+            raise FloatingPointError(
+                f"{node.fn.__name__}.backward produced NaN or inf in the gradient of input "
+                f"{index}; the op was created at:\n{where}"
+            )
