@@ -109,25 +109,26 @@ def _wrap(data: np.ndarray, node: Node | None = None) -> Tensor:
     return tensor
 
 
-# --- Guarding saved arrays: read-only while a graph that saved them is alive ----------------------
-# An in-place write into an array that backward will read would silently corrupt gradients, so
-# each saved array's memory owner is made read-only until the last node that saved it lets go.
+# --- Guarding saved arrays ---------------------------------------------------------------------
+# Backward reads the arrays that forward saved, so an in-place write into one of them in between
+# would silently corrupt gradients. Outputs of recorded ops are therefore read-only from birth;
+# any other saved array (a leaf's, say) has its memory owner made read-only until the last node
+# that saved it is released.
 
 _locks: dict[int, list] = {}  # id(owner array) -> [owner array, number of nodes holding it]
 
 
 def _lock(array: np.ndarray) -> np.ndarray | None:
+    """Make `array`'s memory read-only for a node; return the owner to unlock later, if any."""
     owner = array if array.base is None else array.base
-    if not isinstance(owner, np.ndarray):
-        return None
-    entry = _locks.get(id(owner))
-    if entry is not None:
+    if not isinstance(owner, np.ndarray) or not owner.flags.writeable:
+        entry = _locks.get(id(owner))
+        if entry is None:
+            return None  # read-only anyway (an op's output, a broadcast view): nothing to guard
         entry[1] += 1
-    elif owner.flags.writeable:
-        owner.flags.writeable = False
-        _locks[id(owner)] = [owner, 1]
-    else:
-        return None  # already read-only (e.g. a broadcast view): nothing to guard
+        return owner
+    owner.flags.writeable = False
+    _locks[id(owner)] = [owner, 1]
     return owner
 
 
@@ -145,15 +146,16 @@ def _unlock(owner: np.ndarray) -> None:
 class Node:
     """One recorded call of a Function: its inputs and what forward saved. Also its `ctx`."""
 
+    retained = None  # weakref to the output, when it asked to retain its grad
+    created_at = None  # where the op was called, under anomaly detection
+    _saved: tuple | None = ()  # None once released by backward
+    _saved_data: tuple = ()
+    _owners: tuple | list = ()  # arrays this node made read-only
+
     def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple) -> None:
         self.fn = fn
         self.inputs = inputs  # the forward's arguments, Tensors or not
         self.needs_input_grad = needs_input_grad  # which of them gradients must reach
-        self.retained = None  # weakref to the output, when it asked to retain its grad
-        self.created_at = None  # stack summary, under anomaly detection
-        self._saved: tuple | None = ()  # None once released by backward
-        self._saved_data: tuple = ()
-        self._owners: list = []
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep these tensors (inputs or the output) for backward."""
@@ -180,16 +182,22 @@ class Node:
             tensors.append(tensor)
         return tuple(tensors)
 
-    def _seal(self, output: Tensor) -> None:
-        """After forward: remember saved arrays, lock them, and never hold our own output."""
-        saved = self._saved
-        self._saved = tuple(_OUTPUT if t is output else t for t in saved)
-        self._saved_data = tuple(None if t is None else t.data for t in saved)
-        for data in self._saved_data:
-            if data is not None:
+    def _seal(self, result: Any) -> None:
+        """After forward: note the saved arrays, guard them, and never hold our own output."""
+        tensors, arrays, owners = [], [], []
+        for tensor in self._saved:
+            data = None if tensor is None else tensor.data
+            if tensor is result:
+                tensor = _OUTPUT
+            elif data is not None:
                 owner = _lock(data)
                 if owner is not None:
-                    self._owners.append(owner)
+                    owners.append(owner)
+            tensors.append(tensor)
+            arrays.append(data)
+        self._saved, self._saved_data = tuple(tensors), tuple(arrays)
+        if owners:
+            self._owners = owners
 
     def _release(self) -> None:
         """Free what forward saved: backward through this node is over."""
@@ -197,7 +205,7 @@ class Node:
         self._saved_data = ()
         for owner in self._owners:
             _unlock(owner)
-        self._owners = []
+        self._owners = ()
 
     def __del__(self) -> None:
         if self._owners:
@@ -253,13 +261,27 @@ class Function:
                     result = cls.forward(node, *inputs)
                 finally:
                     _grad_enabled = True
-                output = _wrap(_as_output_array(cls, result), node)
+                data = _as_output_array(cls, result)
+                if data.flags.writeable:
+                    data = _read_only(data, inputs)
+                output = _wrap(data, node)
                 if node._saved:
                     node._seal(result)
                 if _anomaly_enabled:
                     _check_forward(node, output)
                 return output
-        return _wrap(_as_output_array(cls, cls.forward(_Unrecorded(), *inputs)))
+        result = cls.forward(_Unrecorded(), *inputs)
+        return _wrap(result if type(result) is np.ndarray else _as_output_array(cls, result))
+
+
+def _read_only(data: np.ndarray, inputs: tuple) -> np.ndarray:
+    """A recorded output is read-only (a forward returning an input's array gets a view)."""
+    for x in inputs:
+        if isinstance(x, Tensor) and x.data is data:
+            data = data.view()
+            break
+    data.flags.writeable = False
+    return data
 
 
 def _as_output_array(fn: type[Function], result: Any) -> np.ndarray:

@@ -21,7 +21,9 @@ def lift(value: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if like is not None and isinstance(value, (int, float, bool)):
-        return _wrap(np.asarray(value, dtype=like.dtype))
+        array = np.asarray(value, dtype=like.dtype)
+        array.flags.writeable = False  # nobody can write into it, so saving it needs no guard
+        return _wrap(array)
     return _wrap(as_float_array(value))
 
 
@@ -200,7 +202,21 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * (1 - out * out)  # d tanh(a) = 1 - tanh(a)^2
+        return TanhGrad.apply(g, out)
+
+
+class TanhGrad(Function):
+    """g (1 - t^2), tanh's derivative from its output t, as one op (itself differentiable)."""
+
+    @staticmethod
+    def forward(ctx, g, t):
+        ctx.save_for_backward(g, t)
+        return g.data * (1 - t.data * t.data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, t = ctx.saved_tensors
+        return gg * (1 - t * t), gg * g * t * -2
 
 
 class Sigmoid(Function):
@@ -214,7 +230,21 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * out * (1 - out)  # d sigmoid(a) = sigmoid(a) (1 - sigmoid(a))
+        return SigmoidGrad.apply(g, out)
+
+
+class SigmoidGrad(Function):
+    """g s (1 - s), sigmoid's derivative from its output s, as one op (itself differentiable)."""
+
+    @staticmethod
+    def forward(ctx, g, s):
+        ctx.save_for_backward(g, s)
+        return g.data * s.data * (1 - s.data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, s = ctx.saved_tensors
+        return gg * s * (1 - s), gg * g * (1 - 2 * s)
 
 
 class Relu(Function):
@@ -557,18 +587,12 @@ def _axis(axis: Any) -> Any:
 
 def _install_tensor_methods() -> None:
     T = Tensor
-    T.__add__ = lambda self, other: Add.apply(self, lift(other, self))
-    T.__radd__ = lambda self, other: Add.apply(lift(other, self), self)
-    T.__sub__ = lambda self, other: Sub.apply(self, lift(other, self))
-    T.__rsub__ = lambda self, other: Sub.apply(lift(other, self), self)
-    T.__mul__ = lambda self, other: Mul.apply(self, lift(other, self))
-    T.__rmul__ = lambda self, other: Mul.apply(lift(other, self), self)
-    T.__truediv__ = lambda self, other: Div.apply(self, lift(other, self))
-    T.__rtruediv__ = lambda self, other: Div.apply(lift(other, self), self)
-    T.__pow__ = lambda self, other: Pow.apply(self, lift(other, self))
-    T.__rpow__ = lambda self, other: Pow.apply(lift(other, self), self)
-    T.__matmul__ = lambda self, other: MatMul.apply(self, lift(other, self))
-    T.__rmatmul__ = lambda self, other: MatMul.apply(lift(other, self), self)
+    T.__add__, T.__radd__ = _binary(Add)
+    T.__sub__, T.__rsub__ = _binary(Sub)
+    T.__mul__, T.__rmul__ = _binary(Mul)
+    T.__truediv__, T.__rtruediv__ = _binary(Div)
+    T.__pow__, T.__rpow__ = _binary(Pow)
+    T.__matmul__, T.__rmatmul__ = _binary(MatMul)
     T.__neg__ = lambda self: Neg.apply(self)
     T.__getitem__ = getitem
     # Comparisons give boolean arrays (no gradient), handy as `where` conditions.
@@ -580,6 +604,18 @@ def _install_tensor_methods() -> None:
     T.sum, T.max = sum, max
     T.reshape, T.transpose, T.broadcast_to = reshape, transpose, broadcast_to
     T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")
+
+
+def _binary(fn: type[Function]) -> tuple:
+    """The operator and its reflected twin (`x - 2` and `2 - x`) for a binary primitive."""
+
+    def operator(self: Tensor, other: Any) -> Tensor:
+        return fn.apply(self, other if isinstance(other, Tensor) else lift(other, self))
+
+    def reflected(self: Tensor, other: Any) -> Tensor:
+        return fn.apply(lift(other, self), self)
+
+    return operator, reflected
 
 
 def _array(value: Any) -> Any:
