@@ -10,7 +10,7 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
-from .functional import mean, split, stack
+from .functional import mean, stack
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import (
     add,
@@ -27,6 +27,7 @@ from .ops import (
     relu,
     reshape,
     sigmoid,
+    split,
     sub,
     sum,
     tanh,

@@ -1,8 +1,9 @@
 """The engine: a Tensor that records the Functions applied to it, and the reverse walk over them.
 
 Read this file top to bottom: `Tensor` holds data; `Function.apply` runs a primitive's forward and
-records a `Node` (the `ctx` its backward later receives); `backward` sorts the recorded nodes
-with an iterative topological sort and hands each one the gradient of its output.
+records a `Node` (the `ctx` its backward later receives); `run_backward` visits the recorded nodes
+in reverse topological order (Kahn's algorithm, no recursion) and hands each one the gradient of
+its output(s).
 The primitives themselves (and Tensor's operators) live in `ops.py`.
 """
 
@@ -18,21 +19,21 @@ import numpy as np
 
 _grad_enabled = True  # off inside `no_grad()` and while a forward or first-order backward runs
 _anomaly_enabled = False  # set by minigrad.debug.detect_anomaly
-_backward_observer: Callable[[Node, Tensor], None] | None = None  # set by minigrad.debug.trace
+_backward_observer: Callable[[Node, Any], None] | None = None  # set by minigrad.debug.trace
 
 
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "__weakref__")
     __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = as_float_array(data.data if isinstance(data, Tensor) else data, dtype)
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        self._node: Node | None = None
-        self._retains_grad = False
+        self._node: Node | None = None  # the recorded op that produced this tensor
+        self._index = 0  # which of that op's outputs this is
 
     shape = property(lambda self: self.data.shape, doc="Shape of the data, as numpy's.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
@@ -58,9 +59,10 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Ask backward to fill `.grad` of this non-leaf tensor too."""
-        if self._node is not None and not self._retains_grad:
-            self._retains_grad = True
-            self._node.retained = weakref.ref(self)
+        if self._node is not None:
+            if self._node.retained is None:
+                self._node.retained = {}
+            self._node.retained[self._index] = weakref.ref(self)
 
     def backward(
         self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
@@ -98,14 +100,14 @@ def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
-def _wrap(data: np.ndarray, node: Node | None = None) -> Tensor:
+def _wrap(data: np.ndarray, node: Node | None = None, index: int = 0) -> Tensor:
     """Make a Tensor around an array without copying or checking it (the ops' fast path)."""
     tensor = Tensor.__new__(Tensor)
     tensor.data = data
     tensor.grad = None
     tensor.requires_grad = node is not None
     tensor._node = node
-    tensor._retains_grad = False
+    tensor._index = index
     return tensor
 
 
@@ -146,7 +148,9 @@ def _unlock(owner: np.ndarray) -> None:
 class Node:
     """One recorded call of a Function: its inputs and what forward saved. Also its `ctx`."""
 
-    retained = None  # weakref to the output, when it asked to retain its grad
+    n_outputs = 1  # a Function may return a tuple of outputs (split does)
+    output_meta: tuple = ()  # (shape, dtype) of each output, kept when there are several
+    retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # None once released by backward
     _saved_data: tuple = ()
@@ -172,8 +176,8 @@ class Node:
             )
         tensors = []
         for tensor, data in zip(self._saved, self._saved_data):
-            if tensor is _OUTPUT:
-                tensor = _wrap(data, self)  # the output, re-attached to the node that made it
+            if isinstance(tensor, _OutputMarker):  # our own output, re-attached to this node
+                tensor = _wrap(data, self, tensor.index)
             elif tensor is not None and tensor.data is not data:
                 raise RuntimeError(
                     f"{self.fn.__name__}: a tensor of shape {data.shape} saved for backward "
@@ -182,13 +186,14 @@ class Node:
             tensors.append(tensor)
         return tuple(tensors)
 
-    def _seal(self, result: Any) -> None:
-        """After forward: note the saved arrays, guard them, and never hold our own output."""
+    def _seal(self, results: tuple) -> None:
+        """After forward: note the saved arrays, guard them, and never hold our own outputs."""
         tensors, arrays, owners = [], [], []
         for tensor in self._saved:
             data = None if tensor is None else tensor.data
-            if tensor is result:
-                tensor = _OUTPUT
+            index = next((i for i, r in enumerate(results) if r is tensor), None)
+            if index is not None:
+                tensor = _OutputMarker(index)
             elif data is not None:
                 owner = _lock(data)
                 if owner is not None:
@@ -218,8 +223,10 @@ class Node:
 class _OutputMarker:
     """Stands in a node's saved tensors for its own output (holding it would make a cycle)."""
 
+    __slots__ = ("index",)
 
-_OUTPUT = _OutputMarker()
+    def __init__(self, index: int) -> None:
+        self.index = index
 
 
 class _Unrecorded:
@@ -249,7 +256,7 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Any) -> Tensor:
+    def apply(cls, *inputs: Any) -> Any:
         """Run forward and, if any input requires grad, record the call for backward."""
         global _grad_enabled
         if _grad_enabled:
@@ -261,17 +268,41 @@ class Function:
                     result = cls.forward(node, *inputs)
                 finally:
                     _grad_enabled = True
+                if isinstance(result, tuple):
+                    return _record_outputs(node, inputs, result)
                 data = _as_output_array(cls, result)
                 if data.flags.writeable:
                     data = _read_only(data, inputs)
                 output = _wrap(data, node)
                 if node._saved:
-                    node._seal(result)
+                    node._seal((result,))
                 if _anomaly_enabled:
                     _check_forward(node, output)
                 return output
         result = cls.forward(_Unrecorded(), *inputs)
-        return _wrap(result if type(result) is np.ndarray else _as_output_array(cls, result))
+        if type(result) is np.ndarray:
+            return _wrap(result)
+        if isinstance(result, tuple):
+            return tuple(_wrap(_as_output_array(cls, r)) for r in result)
+        return _wrap(_as_output_array(cls, result))
+
+
+def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
+    """The recorded outputs of a Function that returned several (each knows its index)."""
+    outputs = []
+    for index, result in enumerate(results):
+        data = _as_output_array(node.fn, result)
+        if data.flags.writeable:
+            data = _read_only(data, inputs)
+        outputs.append(_wrap(data, node, index))
+    node.n_outputs = len(outputs)
+    node.output_meta = tuple((o.data.shape, o.data.dtype) for o in outputs)
+    if node._saved:
+        node._seal(results)
+    if _anomaly_enabled:
+        for output in outputs:
+            _check_forward(node, output)
+    return tuple(outputs)
 
 
 def _read_only(data: np.ndarray, inputs: tuple) -> np.ndarray:
@@ -353,15 +384,32 @@ def run_backward(
     global _grad_enabled
     if retain_graph is None:
         retain_graph = create_graph
-    pending: dict[Node, Tensor] = {}  # gradient of each node's output, summed so far
+    pending: dict[Node, Any] = {}  # gradient of each node's output (a list if it has several)
     owned: set[Node] = set()  # nodes whose pending array the engine allocated (safe to add into)
-    captured: dict[int, Tensor] = {}
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    wanted_nodes = {} if inputs is None else {t._node: id(t) for t in inputs if t._node is not None}
+    captured: dict[int, Tensor] = {}  # id(input) -> gradient, when `inputs` are given
+    wanted_leaves = set() if inputs is None else {id(t) for t in inputs if t._node is None}
+    wanted_outputs = {(t._node, t._index): id(t) for t in inputs or () if t._node is not None}
+
+    def accumulate(node: Node, index: int, grad: Tensor) -> None:
+        """Add `grad` to what output `index` of `node` has received so far."""
+        if node.n_outputs != 1:
+            slots = pending.setdefault(node, [None] * node.n_outputs)
+            slots[index] = grad if slots[index] is None else slots[index] + grad
+            return
+        previous = pending.get(node)
+        if previous is None:
+            pending[node] = grad
+        elif create_graph:
+            pending[node] = previous + grad  # recorded, so the sum is differentiable too
+        elif node in owned:
+            np.add(previous.data, grad.data, out=previous.data)
+        else:  # a fresh array the engine owns (0-d sums come back as numpy scalars)
+            pending[node] = _wrap(np.asarray(np.add(previous.data, grad.data)))
+            owned.add(node)
 
     def deliver_to_leaf(leaf: Tensor, grad: Tensor) -> None:
-        if wanted is not None:
-            if id(leaf) in wanted:
+        if inputs is not None:
+            if id(leaf) in wanted_leaves:
                 previous = captured.get(id(leaf))
                 captured[id(leaf)] = grad if previous is None else previous + grad
         elif leaf.grad is None:
@@ -380,9 +428,8 @@ def run_backward(
                 )
             deliver_to_leaf(output, seed)
         else:
-            node = output._node
-            pending[node] = seed if node not in pending else pending[node] + seed
-            roots.append(node)
+            accumulate(output._node, output._index, seed)
+            roots.append(output._node)
 
     dependencies = _count_dependencies(roots)
     ready = [node for node in dict.fromkeys(roots) if node not in dependencies]
@@ -392,12 +439,14 @@ def run_backward(
         while ready:
             node = ready.pop()
             grad = pending.pop(node, None)
-            if node in wanted_nodes and grad is not None:
-                captured[wanted_nodes[node]] = grad
-            if grad is not None:
-                input_grads = _call_backward(node, grad)
-            else:  # nothing reached this node; still let its inputs' counts drop
+            if grad is None:  # nothing reached this node; still let its inputs' counts drop
                 input_grads = (None,) * len(node.inputs)
+            else:
+                grads = (grad,) if node.n_outputs == 1 else _materialize(node, grad)
+                for index, g in enumerate(grads):
+                    if (node, index) in wanted_outputs:
+                        captured[wanted_outputs[node, index]] = g
+                input_grads = _call_backward(node, grads)
             for tensor, needed, input_grad in zip(node.inputs, node.needs_input_grad, input_grads):
                 if not needed:
                     continue
@@ -406,16 +455,8 @@ def run_backward(
                     input_grad = _checked_grad(node, tensor, input_grad)
                     if child is None:
                         deliver_to_leaf(tensor, input_grad)
-                    elif child not in pending:
-                        pending[child] = input_grad
-                    elif create_graph:
-                        pending[child] = pending[child] + input_grad
-                    elif child in owned:
-                        np.add(pending[child].data, input_grad.data, out=pending[child].data)
                     else:
-                        total = np.add(pending[child].data, input_grad.data)
-                        pending[child] = _wrap(np.asarray(total))  # 0-d sums come back as scalars
-                        owned.add(child)
+                        accumulate(child, tensor._index, input_grad)
                 if child is not None:
                     dependencies[child] -= 1
                     if dependencies[child] == 0:
@@ -427,6 +468,14 @@ def run_backward(
     if inputs is None:
         return None
     return [captured.get(id(t)) for t in inputs]
+
+
+def _materialize(node: Node, slots: list) -> tuple:
+    """Gradients for every output of a multi-output node: zeros where none arrived."""
+    return tuple(
+        _wrap(np.zeros(shape, dtype)) if g is None else g
+        for g, (shape, dtype) in zip(slots, node.output_meta)
+    )
 
 
 def _as_seed(output: Tensor, seed: Any) -> Tensor:
@@ -463,15 +512,16 @@ def _check_not_released(node: Node) -> None:
         node.saved_tensors  # raises the "backward a second time" error  # noqa: B018
 
 
-def _call_backward(node: Node, grad: Tensor) -> tuple:
+def _call_backward(node: Node, grads: tuple) -> tuple:
     """Run one node's backward; fill retained `.grad`s and tell the observer (debug tools)."""
     if node.retained is not None:
-        output = node.retained()
-        if output is not None:
-            output.grad = np.array(grad.data, copy=True)
+        for index, ref in node.retained.items():
+            output = ref()
+            if output is not None:
+                output.grad = np.array(grads[index].data, copy=True)
     if _backward_observer is not None:
-        _backward_observer(node, grad)
-    input_grads = node.fn.backward(node, grad)
+        _backward_observer(node, grads[0] if len(grads) == 1 else grads)
+    input_grads = node.fn.backward(node, *grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if len(input_grads) != len(node.inputs):

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Tensor
-from .ops import concatenate, lift, reshape
+from .ops import concatenate, lift, reshape, split  # noqa: F401 - split is re-exported
 
 
 def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -31,24 +31,6 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
     axis %= ndim
     expanded = [reshape(t, t.shape[:axis] + (1,) + t.shape[axis:]) for t in tensors]
     return concatenate(expanded, axis=axis)
-
-
-def split(a: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """Split into pieces along `axis`, as np.split: N equal sections or at the given indices."""
-    a = lift(a)
-    length = a.shape[axis]
-    if isinstance(indices_or_sections, (int, np.integer)):
-        sections = int(indices_or_sections)
-        if sections <= 0 or length % sections:
-            raise ValueError(
-                f"split: axis {axis} of shape {a.shape} does not divide into {sections} equal "
-                f"sections"
-            )
-        bounds = list(range(0, length + 1, length // sections))
-    else:
-        bounds = [0, *(min(int(i), length) for i in indices_or_sections), length]
-    head = (slice(None),) * (axis % a.ndim)
-    return [a[head + (slice(start, max(start, stop)),)] for start, stop in zip(bounds, bounds[1:])]
 
 
 Tensor.mean = mean

@@ -7,6 +7,7 @@ attached to these primitives.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -267,6 +268,8 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
     """The shape a reduction over `axis` has with keepdims=True."""
     if axis is None:
         return (1,) * len(shape)
+    if not shape:  # numpy (and PyTorch) accept axis 0 or -1 on a 0-d array
+        return ()
     axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -432,14 +435,33 @@ class Concatenate(Function):
             shapes = [a.shape for a in arrays]
             raise ValueError(f"concatenate: {error} (shapes {shapes}, axis {axis})") from None
         ctx.axis = axis % out.ndim
-        ctx.bounds = np.cumsum([0] + [a.shape[ctx.axis] for a in arrays])
+        ctx.bounds = tuple(np.cumsum([0] + [a.shape[ctx.axis] for a in arrays]).tolist())
         return out
 
     @staticmethod
     def backward(ctx, g):
-        head = (slice(None),) * ctx.axis
-        pieces = [g[head + (slice(s, e),)] for s, e in zip(ctx.bounds[:-1], ctx.bounds[1:])]
-        return (None, *pieces)
+        return (None, *Split.apply(g, ctx.bounds, ctx.axis))  # each input gets its own piece
+
+
+class Split(Function):
+    """Cut `a` along `axis` at `bounds` (0 = b0 < b1 < ... = length), one output per piece.
+
+    The adjoint of concatenate: backward joins the pieces' gradients with a single concatenate,
+    which is why the LSTM's four gates come out of one matmul cheaply.
+    """
+
+    @staticmethod
+    def forward(ctx, a, bounds, axis):
+        ctx.axis = axis
+        head = (slice(None),) * axis
+        return tuple(
+            _read_only_view(a.data[head + (slice(start, stop),)])
+            for start, stop in zip(bounds[:-1], bounds[1:])
+        )
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return Concatenate.apply(ctx.axis, *grads), None, None
 
 
 class MatMul(Function):
@@ -564,6 +586,31 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
     return Concatenate.apply(axis, *tensors)
+
+
+def split(a: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """Split into pieces along `axis`, as np.split: N equal sections or at the given indices."""
+    a = lift(a)
+    if not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"split: axis {axis} is out of bounds for shape {a.shape}")
+    axis %= a.ndim
+    length = a.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0 or length % sections:
+            raise ValueError(
+                f"split: axis {axis} of shape {a.shape} does not divide into {sections} equal "
+                f"sections"
+            )
+        bounds = tuple(range(0, length + 1, length // sections))
+    else:  # np.split takes piece k as a[points[k]:points[k+1]], with Python's slice rules
+        points = [0, *(int(i) for i in indices_or_sections), length]
+        spans = [slice(start, stop).indices(length)[:2] for start, stop in zip(points, points[1:])]
+        bounds = (0, *(builtins.max(start, stop) for start, stop in spans))
+        if any(start != bound for (start, _), bound in zip(spans, bounds)):  # pieces overlap
+            head = (slice(None),) * axis
+            return [a[head + (slice(start, stop),)] for start, stop in spans]
+    return list(Split.apply(a, bounds, axis))
 
 
 def getitem(a: Tensor, index: Any) -> Tensor:
