@@ -191,11 +191,12 @@ class Node:
         tensors, arrays, owners = [], [], []
         for tensor in self._saved:
             data = None if tensor is None else tensor.data
-            index = next((i for i, r in enumerate(results) if r is tensor), None)
-            if index is not None:
-                tensor = _OutputMarker(index)
-            elif data is not None:
-                owner = _lock(data)
+            for index, result in enumerate(results):
+                if result is tensor:
+                    tensor = _OutputMarker(index)
+                    break
+            else:
+                owner = None if data is None else _lock(data)
                 if owner is not None:
                     owners.append(owner)
             tensors.append(tensor)
@@ -538,13 +539,14 @@ def _checked_grad(node: Node, tensor: Tensor, grad: Any) -> Tensor:
     """A gradient must match its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
         grad = _wrap(np.asarray(grad))
-    if grad.shape != tensor.shape:
+    data, like = grad.data, tensor.data
+    if data.shape != like.shape:
         raise RuntimeError(
-            f"{node.fn.__name__}.backward returned a gradient of shape {grad.shape} for an "
-            f"input of shape {tensor.shape}"
+            f"{node.fn.__name__}.backward returned a gradient of shape {data.shape} for an "
+            f"input of shape {like.shape}"
         )
-    if grad.dtype != tensor.dtype:
-        grad = _wrap(grad.data.astype(tensor.dtype))
+    if data.dtype != like.dtype:
+        grad = _wrap(data.astype(like.dtype))
     return grad
 
 
