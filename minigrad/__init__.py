@@ -1,5 +1,6 @@
 """minigrad: a small reverse-mode autograd library on numpy, written to be read."""
 
+from . import nn, optim
 from .engine import (
     Function,
     Node,
@@ -61,7 +62,9 @@ __all__ = [
     "maximum",
     "mean",
     "mul",
+    "nn",
     "no_grad",
+    "optim",
     "pow",
     "relu",
     "reshape",
