@@ -11,7 +11,7 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
-from .functional import mean, stack
+from .functional import mean
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import (
     add,
@@ -19,6 +19,7 @@ from .ops import (
     concatenate,
     div,
     exp,
+    linear,
     log,
     matmul,
     max,
@@ -29,10 +30,12 @@ from .ops import (
     reshape,
     sigmoid,
     split,
+    stack,
     sub,
     sum,
     tanh,
     transpose,
+    unstack,
     where,
 )
 
@@ -56,6 +59,7 @@ __all__ = [
     "gradcheck",
     "gradgradcheck",
     "is_grad_enabled",
+    "linear",
     "log",
     "matmul",
     "max",
@@ -76,5 +80,6 @@ __all__ = [
     "sum",
     "tanh",
     "transpose",
+    "unstack",
     "where",
 ]

@@ -341,9 +341,16 @@ def set_grad_enabled(mode: bool) -> None:
 
 
 class no_grad:
-    """Context manager and decorator: ops inside record nothing (inference, optimizer steps)."""
+    """Context manager and decorator: ops inside record nothing (inference, optimizer steps).
+
+    Works as `with no_grad():`, `@no_grad()` and `@no_grad`.
+    """
 
     _mode = False
+
+    def __new__(cls, func: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        return self if func is None else self(func)  # bare `@no_grad` on a function
 
     def __enter__(self) -> None:
         self._previous = _grad_enabled

@@ -61,8 +61,8 @@ def gradcheck(
                 raise GradcheckError(
                     f"gradcheck: d(output)/d(input {i}) disagrees at input index "
                     f"{tuple(int(e) for e in element)} for {what} (input shape "
-                    f"{inputs[i].shape}): analytical {got[k]!r}, numerical {expected[k]!r} "
-                    f"(atol={atol}, rtol={rtol})"
+                    f"{inputs[i].shape}): analytical {float(got[k])!r}, numerical "
+                    f"{float(expected[k])!r} (atol={atol}, rtol={rtol})"
                 )
     return True
 
@@ -99,7 +99,13 @@ def gradgradcheck(
             for i, g in zip(differentiable, grads)
         )
 
-    return gradcheck(first_derivative, [*inputs, *grad_outputs], eps, atol, rtol, seed=seed)
+    try:
+        return gradcheck(first_derivative, [*inputs, *grad_outputs], eps, atol, rtol, seed=seed)
+    except GradcheckError as error:  # say that it is the second derivatives that are wrong
+        raise GradcheckError(
+            f"gradgradcheck: second derivatives are wrong; checking (inputs, v) -> v^T J, where "
+            f"input {n} onwards are the output gradients v: {error}"
+        ) from None
 
 
 def _flatten(outputs: Any) -> Tensor:

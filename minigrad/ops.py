@@ -212,7 +212,9 @@ class TanhGrad(Function):
     @staticmethod
     def forward(ctx, g, t):
         ctx.save_for_backward(g, t)
-        return g.data * (1 - t.data * t.data)
+        g_t2 = t.data * t.data
+        g_t2 *= g.data
+        return g.data - g_t2  # g - g t^2, with one temporary
 
     @staticmethod
     def backward(ctx, gg):
@@ -223,8 +225,11 @@ class TanhGrad(Function):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
+        out = np.empty_like(a.data)
         with np.errstate(over="ignore"):  # exp(-a) overflows to inf for a << 0: 1/(1+inf) = 0
-            out = _wrap(1 / (1 + np.exp(-a.data)))
+            np.exp(np.negative(a.data, out=out), out=out)
+        out += 1
+        out = _wrap(np.reciprocal(out, out=out))  # 1 / (1 + exp(-a)), computed in place
         ctx.save_for_backward(out)
         return out
 
@@ -240,7 +245,10 @@ class SigmoidGrad(Function):
     @staticmethod
     def forward(ctx, g, s):
         ctx.save_for_backward(g, s)
-        return g.data * s.data * (1 - s.data)
+        grad = 1 - s.data
+        grad *= s.data
+        grad *= g.data
+        return grad
 
     @staticmethod
     def backward(ctx, gg):
@@ -464,6 +472,39 @@ class Split(Function):
         return Concatenate.apply(ctx.axis, *grads), None, None
 
 
+class Stack(Function):
+    """Join same-shaped tensors along a new axis; backward hands each its slice (unstack)."""
+
+    @staticmethod
+    def forward(ctx, axis, *tensors):
+        shapes = {t.shape for t in tensors}
+        if len(shapes) != 1:
+            raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+        ndim = tensors[0].ndim + 1
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"stack: axis {axis} is out of bounds for a result of {ndim} dims")
+        ctx.axis = axis % ndim
+        return np.stack([t.data for t in tensors], axis=ctx.axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *Unstack.apply(g, ctx.axis))
+
+
+class Unstack(Function):
+    """Take a tensor apart along `axis` into its slices (torch.unbind); the adjoint of stack."""
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.axis = axis
+        head = (slice(None),) * axis
+        return tuple(_read_only_view(a.data[head + (k,)]) for k in range(a.shape[axis]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return Stack.apply(ctx.axis, *grads), None
+
+
 class MatMul(Function):
     """`a @ b` with np.matmul's rules: 1-D operands and broadcast batch dimensions."""
 
@@ -471,6 +512,9 @@ class MatMul(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         try:
+            if a.ndim > 2 and b.ndim == 2:  # a stack of rows times one matrix: one BLAS call
+                rows = a.data.reshape(-1, a.shape[-1]) @ b.data
+                return rows.reshape(a.shape[:-1] + b.shape[-1:])
             return np.matmul(a.data, b.data)
         except ValueError:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned") from None
@@ -479,7 +523,10 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # the common case, without the reshaping below
+        if a.ndim >= 2 and b.ndim == 2:  # the common case: rows times a matrix
+            if a.ndim > 2:  # fold a stack of rows into one matrix: one product for b's grad
+                a, g_rows = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+                return (g @ b.T if need_a else None), (a.T @ g_rows if need_b else None)
             return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
         a2 = a if a.ndim > 1 else a.reshape(1, -1)  # 1-D operands act as a row / a column
         b2 = b if b.ndim > 1 else b.reshape(-1, 1)
@@ -488,6 +535,38 @@ class MatMul(Function):
         grad_a = sum_to(g2 @ _swap_last(b2), a2.shape).reshape(a.shape) if need_a else None
         grad_b = sum_to(_swap_last(a2) @ g2, b2.shape).reshape(b.shape) if need_b else None
         return grad_a, grad_b
+
+
+class Linear(Function):
+    """x @ weight.T + bias as one op (PyTorch's F.linear): what every layer and cell computes."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                f"(the input's last axis must equal the weight's second)"
+            )
+        if bias is not None and bias.shape != weight.shape[:1]:
+            raise ValueError(f"linear: bias of shape {bias.shape} for weight {weight.shape}")
+        ctx.save_for_backward(x, weight)
+        rows = x.data.reshape(-1, x.shape[-1]) if x.ndim > 2 else x.data
+        out = rows @ weight.data.T
+        if bias is not None:
+            out += bias.data
+        return out.reshape(x.shape[:-1] + weight.shape[:1]) if x.ndim > 2 else out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad
+        g_rows = g if g.ndim == 2 else g.reshape(-1, weight.shape[0])  # every leading axis
+        x_rows = x if x.ndim == 2 else x.reshape(-1, weight.shape[1])  # is a batch of rows
+        return (
+            g @ weight if need_x else None,  # d/dx (x W^T) = g W
+            g_rows.T @ x_rows if need_weight else None,  # d/dW = g^T x, summed over rows
+            g_rows.sum(axis=0) if need_bias else None,  # d/db = sum of g over rows
+        )
 
 
 def _swap_last(t: Tensor) -> Tensor:
@@ -522,6 +601,11 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors torch.pow
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with np.matmul's semantics."""
     return MatMul.apply(*_pair(a, b))
+
+
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, for x of shape (..., in) and weight (out, in), as F.linear."""
+    return Linear.apply(lift(x, weight), weight, bias)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -586,6 +670,22 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
     return Concatenate.apply(axis, *tensors)
+
+
+def stack(tensors: Any, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis, as np.stack."""
+    tensors = [lift(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    return Stack.apply(axis, *tensors)
+
+
+def unstack(a: Any, axis: int = 0) -> list[Tensor]:
+    """The slices of `a` along `axis`, each without that axis (torch.unbind)."""
+    a = lift(a)
+    if not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"unstack: axis {axis} is out of bounds for shape {a.shape}")
+    return list(Unstack.apply(a, axis % a.ndim))
 
 
 def split(a: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:

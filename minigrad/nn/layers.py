@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor
+from ..ops import linear
 from . import init
 from .module import Module, Parameter, as_input
 
@@ -44,8 +45,7 @@ class Linear(Module):
                 f"Linear: expected an input of shape (..., {self.in_features}) "
                 f"(in_features={self.in_features}), got {x.shape}"
             )
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"

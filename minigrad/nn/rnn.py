@@ -26,8 +26,8 @@ matmul pair computes all four pre-activations and `split` cuts them apart::
     assert np.allclose(h.data, h_cell.data) and np.allclose(c.data, c_cell.data)
 
 The sequence layers (`RNN`, `LSTM`, `GRU`) reuse each cell's `step`, which takes the input
-projection `x @ W_ih.T + b_ih` ready-made: a layer computes it for all time steps in one matmul,
-then loops over time doing only the recurrent half.
+projection `linear(x, W_ih, b_ih)` = `x @ W_ih.T + b_ih` ready-made: a layer computes it for all
+time steps in one matmul, then loops over time doing only the recurrent half.
 """
 
 from __future__ import annotations
@@ -38,14 +38,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor
-from ..functional import split, stack
+from ..ops import linear, split, stack, unstack
 from . import init
 from .module import Module, Parameter, as_input
-
-
-def _or_zero(bias: Tensor | None) -> Tensor | float:
-    """A missing bias (bias=False) adds nothing."""
-    return 0.0 if bias is None else bias
 
 
 class _Cell(Module):
@@ -85,7 +80,7 @@ class _Cell(Module):
         return x
 
     def _project(self, x: Tensor) -> Tensor:
-        return x @ self.weight_ih.T + _or_zero(self.bias_ih)  # W_ih x + b_ih
+        return linear(x, self.weight_ih, self.bias_ih)  # W_ih x + b_ih
 
     def _state(self, x: Tensor, hx: Any, name: str) -> Tensor:
         shape = x.shape[:-1] + (self.hidden_size,)
@@ -121,7 +116,7 @@ class RNNCell(_Cell):
         x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, nonlinearity: str
     ) -> Tensor:
         """One step, given the input projection x_proj = W_ih x + b_ih."""
-        a = x_proj + h @ weight_hh.T + _or_zero(bias_hh)  # a = W_ih x + b_ih + W_hh h + b_hh
+        a = x_proj + linear(h, weight_hh, bias_hh)  # a = W_ih x + b_ih + W_hh h + b_hh
         return a.tanh() if nonlinearity == "tanh" else a.relu()  # h' = tanh(a)  (or relu(a))
 
     def extra_repr(self) -> str:
@@ -146,7 +141,7 @@ class LSTMCell(_Cell):
     ) -> tuple[Tensor, Tensor]:
         """One step, given the input projection x_proj = W_ih x + b_ih (all four gates)."""
         h, c = state
-        gates = x_proj + h @ weight_hh.T + _or_zero(bias_hh)  # W_ih x + b_ih + W_hh h + b_hh
+        gates = x_proj + linear(h, weight_hh, bias_hh)  # W_ih x + b_ih + W_hh h + b_hh
         i, f, g, o = split(gates, 4, axis=-1)  # the four blocks, in PyTorch's order
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()  # i,f,o = sigmoid, g = tanh
         c = f * c + i * g  # c' = f * c + i * g
@@ -168,7 +163,7 @@ class GRUCell(_Cell):
     def step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
         """One step, given the input projection x_proj = W_ih x + b_ih (all three gates)."""
         x_r, x_z, x_n = split(x_proj, 3, axis=-1)  # W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in
-        h_proj = h @ weight_hh.T + _or_zero(bias_hh)
+        h_proj = linear(h, weight_hh, bias_hh)  # W_hh h + b_hh, all three blocks
         h_r, h_z, h_n = split(h_proj, 3, axis=-1)  # W_hr h + b_hr, W_hz h + b_hz, W_hn h + b_hn
         r = (x_r + h_r).sigmoid()  # r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
         z = (x_z + h_z).sigmoid()  # z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
@@ -260,14 +255,14 @@ class _Layers(Module):
         finals = []
         for k in range(self.num_layers):
             weight_ih, weight_hh, bias_ih, bias_hh = self._layer_weights(k)
-            x_proj = x @ weight_ih.T + _or_zero(bias_ih)  # W_ih x_t + b_ih for every t at once
+            x_proj = linear(x, weight_ih, bias_ih)  # W_ih x_t + b_ih for every t at once
             state = tuple(s[k] for s in states)
             outputs = []
-            # One slice of x_proj per step. `split` is used rather than x_proj[t] because its
-            # backward joins the slices' gradients in one concatenate, while each x_proj[t]
-            # would scatter into its own zero array of x_proj's full size: quadratic in T.
-            for x_t in split(x_proj, len(x_proj)):
-                state = self._step(x_t.reshape(x_t.shape[1:]), state, weight_hh, bias_hh)
+            # One slice of x_proj per step. `unstack` is used rather than x_proj[t] because its
+            # backward joins the slices' gradients in one stack, while each x_proj[t] would
+            # scatter into its own zero array of x_proj's full size: quadratic in T.
+            for x_t in unstack(x_proj):
+                state = self._step(x_t, state, weight_hh, bias_hh)
                 outputs.append(state[0])  # a layer's output at t is its h_t
             x = stack(outputs)  # (T, [B,] H): the next layer's input
             finals.append(state)
