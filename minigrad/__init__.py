@@ -1,6 +1,6 @@
 """minigrad: a small reverse-mode autograd library on numpy, written to be read."""
 
-from . import nn, optim
+from . import debug, nn, optim, viz
 from .engine import (
     Function,
     Node,
@@ -52,6 +52,7 @@ __all__ = [
     "add",
     "broadcast_to",
     "concatenate",
+    "debug",
     "div",
     "enable_grad",
     "exp",
@@ -81,5 +82,6 @@ __all__ = [
     "tanh",
     "transpose",
     "unstack",
+    "viz",
     "where",
 ]

@@ -451,9 +451,10 @@ def run_backward(
                 input_grads = (None,) * len(node.inputs)
             else:
                 grads = (grad,) if node.n_outputs == 1 else _materialize(node, grad)
-                for index, g in enumerate(grads):
-                    if (node, index) in wanted_outputs:
-                        captured[wanted_outputs[node, index]] = g
+                if wanted_outputs:
+                    for index, g in enumerate(grads):
+                        if (node, index) in wanted_outputs:
+                            captured[wanted_outputs[node, index]] = g
                 input_grads = _call_backward(node, grads)
             for tensor, needed, input_grad in zip(node.inputs, node.needs_input_grad, input_grads):
                 if not needed:
@@ -469,8 +470,8 @@ def run_backward(
                     dependencies[child] -= 1
                     if dependencies[child] == 0:
                         ready.append(child)
-            if not retain_graph:
-                node._release()
+            if not retain_graph and node._saved_data:
+                node._release()  # free (and unlock) what forward saved, as soon as possible
     finally:
         _grad_enabled = previous_mode
     if inputs is None:
@@ -590,19 +591,35 @@ def grad(
 
 
 def _check_forward(node: Node, output: Tensor) -> None:
-    node.created_at = traceback.format_stack()[:-3]
-    if not np.all(np.isfinite(output.data)):
-        raise FloatingPointError(
-            f"{node.fn.__name__} produced NaN or inf in its forward output of shape "
-            f"{output.shape}; created at:\n{''.join(node.created_at[-3:])}"
-        )
+    """Under detect_anomaly: remember where the op was called; refuse a non-finite output."""
+    node.created_at = _user_frames()
+    if np.all(np.isfinite(output.data)):
+        return
+    for index, x in enumerate(node.inputs):
+        if isinstance(x, Tensor) and not np.all(np.isfinite(x.data)):
+            raise FloatingPointError(
+                f"input {index} of {node.fn.__name__} (shape {x.shape}) already contains NaN or "
+                f"inf; the op was called at:\n{node.created_at}"
+            )
+    raise FloatingPointError(
+        f"{node.fn.__name__} produced NaN or inf in its output of shape {output.shape} from "
+        f"finite inputs; the op was called at:\n{node.created_at}"
+    )
 
 
 def _check_backward(node: Node, input_grads: tuple) -> None:
+    """Under detect_anomaly: refuse a non-finite gradient, naming the op and where it was made."""
     for index, g in enumerate(input_grads):
         if g is not None and not np.all(np.isfinite(np.asarray(getattr(g, "data", g)))):
-            where = "".join(node.created_at[-3:]) if node.created_at else "(before anomaly mode)"
+            where = node.created_at or "(the op was created before anomaly detection was on)"
             raise FloatingPointError(
                 f"{node.fn.__name__}.backward produced NaN or inf in the gradient of input "
-                f"{index}; the op was created at:\n{where}"
+                f"{index}; the op was called at:\n{where}"
             )
+
+
+def _user_frames(keep: int = 3) -> str:
+    """The innermost stack frames outside the minigrad package: the user's own lines."""
+    package = __file__.rsplit("/", 1)[0].rsplit("\\", 1)[0]
+    frames = [f for f in traceback.extract_stack() if not f.filename.startswith(package)]
+    return "".join(traceback.format_list(frames[-keep:]))

@@ -2,6 +2,10 @@
 
 import os
 
+# One BLAS thread: on two cores a second OpenBLAS thread makes small matmuls several times slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(

@@ -1,0 +1,284 @@
+"""Draw the graph behind a tensor: Graphviz DOT text, and SVG/PNG when Graphviz is installed.
+
+`to_dot(t)` walks back from `t` through the recorded `Node`s (the same graph `backward` walks)
+and returns DOT text: one box per op (its Function's name and output shape), one box per leaf
+tensor (shape, whether it requires grad, its `.grad` when present), edges in the direction data
+flows in forward. `render(t, "graph.svg")` pipes that text through the `dot` program.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .engine import Node, Tensor
+
+__all__ = ["GraphvizNotFoundError", "render", "to_dot"]
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Raised by `render` when the Graphviz `dot` program is not on PATH."""
+
+
+_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
+
+
+def to_dot(
+    tensor: Tensor,
+    names: Mapping[str, Tensor] | None = None,
+    rankdir: str = "TB",
+    max_arg_chars: int = 24,
+) -> str:
+    """Graphviz DOT text for the graph that produced `tensor`.
+
+    `names` labels tensors you know (e.g. `dict(model.named_parameters())`). Op boxes show the
+    Function's name and its output's shape; leaves that require grad are filled blue, constants
+    are dashed; a `.grad` is shown as its shape and norm. The walk is iterative, so graphs of any
+    depth (a long unrolled RNN) draw without hitting Python's recursion limit.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_dot: expected a Tensor, got {type(tensor).__name__}")
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise ValueError(f"to_dot: rankdir must be one of TB, LR, BT, RL, got {rankdir!r}")
+    label_of = {id(t): name for name, t in (names or {}).items()}
+    ids: dict[int, str] = {}  # id(object) -> DOT node name, in order of discovery
+
+    def dot_id(obj: Any, prefix: str) -> str:
+        key = id(obj)
+        if key not in ids:
+            ids[key] = f"{prefix}{len(ids)}"
+        return ids[key]
+
+    lines = [
+        "digraph minigrad {",
+        f"  rankdir={rankdir};",
+        '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", '
+        "fontsize=11];",
+        '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
+    ]
+    out_shape: dict[Node, tuple] = {}  # each node's output shape, learnt from whoever uses it
+    seen_tensors: set[int] = set()  # tensors already drawn as boxes
+
+    root = tensor
+    root_id = dot_id(root, "t")
+    if root._node is None:
+        lines.append(_leaf_line(root_id, root, label_of.get(id(root)), is_root=True))
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    out_shape[root._node] = root.shape
+    lines.append(_tensor_line(root_id, root, label_of.get(id(root)), "output"))
+    lines.append(f"  {dot_id(root._node, 'op')} -> {root_id};")
+
+    stack = [root._node]
+    visited = {root._node}
+    ops: list[tuple[str, Node, list[str]]] = []  # (DOT name, node, non-Tensor arguments)
+    edges: list[str] = []
+    while stack:
+        node = stack.pop()
+        node_id = dot_id(node, "op")
+        ops.append((node_id, node, []))
+        arg_names = _argument_names(node)
+        for position, value in enumerate(node.inputs):
+            if not isinstance(value, Tensor):
+                name = arg_names[position] if position < len(arg_names) else None
+                ops[-1][2].append(_argument_text(name, value, max_arg_chars))
+                continue
+            producer = value._node
+            if producer is None:
+                source = dot_id(value, "t")
+                if id(value) not in seen_tensors:
+                    seen_tensors.add(id(value))
+                    edges.append(_leaf_line(source, value, label_of.get(id(value))))
+                edges.append(_edge(source, node_id, position, node, None))
+                continue
+            out_shape.setdefault(producer, value.shape)
+            source = dot_id(producer, "op")
+            output = f"[{value._index}] " if producer.n_outputs > 1 else ""
+            if id(value) in label_of or value.grad is not None:
+                # A named or grad-holding intermediate tensor gets its own box on the edge.
+                middle = dot_id(value, "t")
+                if id(value) not in seen_tensors:
+                    seen_tensors.add(id(value))
+                    edges.append(_tensor_line(middle, value, label_of.get(id(value)), "tensor"))
+                    edges.append(f"  {source} -> {middle};")
+                edges.append(_edge(middle, node_id, position, node, None))
+            else:
+                edges.append(_edge(source, node_id, position, node, value.shape, output))
+            if producer not in visited:
+                visited.add(producer)
+                stack.append(producer)
+    # Op boxes are written last: an op's output shape is known only once its consumers were seen.
+    lines.extend(_op_line(name, node, args, out_shape[node]) for name, node, args in ops)
+    lines.extend(edges)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render(
+    tensor: Tensor,
+    path: str | os.PathLike,
+    names: Mapping[str, Tensor] | None = None,
+    rankdir: str = "TB",
+) -> str:
+    """Write the graph behind `tensor` to `path`; the format comes from its suffix (.svg, .png).
+
+    Needs the Graphviz `dot` program; without it, raises GraphvizNotFoundError saying how to
+    install it (`to_dot` alone needs nothing). Returns the path written.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in _FORMATS:
+        raise ValueError(
+            f"render: cannot tell the format from {path!r}; use a path ending in "
+            f"{', '.join(sorted(_FORMATS))}"
+        )
+    text = to_dot(tensor, names=names, rankdir=rankdir)
+    if _FORMATS[suffix] == "dot":
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizNotFoundError(
+            "render: the Graphviz 'dot' program was not found on PATH. Install Graphviz "
+            "(Debian/Ubuntu: `apt-get install graphviz`, macOS: `brew install graphviz`, "
+            "conda: `conda install graphviz`), or call minigrad.viz.to_dot(tensor) and paste "
+            "the text into any Graphviz viewer."
+        )
+    result = subprocess.run(
+        [dot, f"-T{_FORMATS[suffix]}", "-o", path],
+        input=text.encode("utf-8"),
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"render: dot failed with exit code {result.returncode}: "
+            f"{result.stderr.decode('utf-8', 'replace').strip()}"
+        )
+    return path
+
+
+# --- Labels -------------------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    """A DOT string literal; newlines in `text` become line breaks in the drawn label."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _shape_text(shape: tuple) -> str:
+    return str(tuple(int(n) for n in shape))
+
+
+def _index_text(index: Any) -> str:
+    """`a[index]` written as you would type it: [:, 0], [1:3], [array(5,)]."""
+    parts = index if isinstance(index, tuple) else (index,)
+    words = []
+    for part in parts:
+        if isinstance(part, slice):
+            step = "" if part.step is None else f":{part.step}"
+            start = "" if part.start is None else str(part.start)
+            stop = "" if part.stop is None else str(part.stop)
+            words.append(f"{start}:{stop}{step}")
+        elif part is None:
+            words.append("None")
+        elif part is Ellipsis:
+            words.append("...")
+        elif isinstance(part, np.ndarray):
+            words.append(f"{part.dtype.name}{_shape_text(part.shape)}")
+        else:
+            words.append(repr(part))
+    return "[" + ", ".join(words) + "]"
+
+
+def _grad_text(grad: np.ndarray) -> str:
+    norm = float(np.sqrt(np.sum(np.square(grad, dtype=np.float64))))
+    return f"grad {_shape_text(grad.shape)} |g|={norm:.3g}"
+
+
+def _argument_names(node: Node) -> list[str]:
+    """The names of forward's parameters after ctx (varargs excluded), for labelling arguments."""
+    try:
+        parameters = inspect.signature(node.fn.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return names[1:]
+
+
+def _argument_text(name: str | None, value: Any, limit: int) -> str:
+    if name == "index":
+        text = _index_text(value)
+    elif isinstance(value, np.ndarray):
+        text = f"{value.dtype.name}{_shape_text(value.shape)}"
+    else:
+        text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text if name is None else f"{name}={text}"
+
+
+def _leaf_line(dot_name: str, tensor: Tensor, name: str | None, is_root: bool = False) -> str:
+    parts = [name] if name else []
+    parts.append(f"{_shape_text(tensor.shape)} {tensor.dtype}")
+    if not tensor.requires_grad and tensor.size == 1:
+        parts[-1] = f"{tensor.item():.4g}"  # a small constant: its value says more than its shape
+    if tensor.requires_grad:
+        parts.append("requires_grad")
+        style = 'fillcolor="#cfe2ff"'
+    else:
+        parts.append("constant")
+        style = 'style="rounded,dashed", fillcolor=white'
+    if tensor.grad is not None:
+        parts.append(_grad_text(tensor.grad))
+    if is_root:
+        style += ", penwidth=2"
+    return f"  {dot_name} [label={_quote(chr(10).join(parts))}, {style}];"
+
+
+def _tensor_line(dot_name: str, tensor: Tensor, name: str | None, role: str) -> str:
+    parts = [name or role, f"{_shape_text(tensor.shape)} {tensor.dtype}"]
+    if tensor.grad is not None:
+        parts.append(_grad_text(tensor.grad))
+    color = "#d1e7dd" if role == "output" else "#fff3cd"
+    return (
+        f"  {dot_name} [label={_quote(chr(10).join(parts))}, shape=ellipse, "
+        f'style=filled, fillcolor="{color}"];'
+    )
+
+
+def _op_line(dot_name: str, node: Node, extra_args: list[str], shape: tuple) -> str:
+    label = node.fn.__name__
+    if extra_args:
+        label += "\n" + ", ".join(extra_args)
+    shapes = [meta[0] for meta in node.output_meta] if node.n_outputs > 1 else [shape]
+    if len(shapes) > 1 and len(set(shapes)) == 1:  # e.g. split into four equal gates
+        label += f"\n-> {len(shapes)} x {_shape_text(shapes[0])}"
+    else:
+        label += "\n-> " + ", ".join(_shape_text(s) for s in shapes)
+    return f'  {dot_name} [label={_quote(label)}, fillcolor="#eeeeee"];'
+
+
+def _edge(
+    source: str, target: str, position: int, node: Node, shape: tuple | None, output: str = ""
+) -> str:
+    """An edge into `node`'s box: the operand's shape, and which operand it is when there are
+    several (counting Tensor operands only: a - b draws #0 from a and #1 from b). `output`
+    says which output of the source it carries, when the source op has several ([2] = third)."""
+    text = output + ("" if shape is None else _shape_text(shape))
+    operands = [i for i, x in enumerate(node.inputs) if isinstance(x, Tensor)]
+    if len(operands) > 1:
+        text = f"#{operands.index(position)} {text}".strip()
+    attrs = [f"label={_quote(' ' + text)}"] if text else []
+    if not node.needs_input_grad[position]:
+        attrs.append("style=dashed")  # no gradient flows along this edge
+    return f"  {source} -> {target}" + (f" [{', '.join(attrs)}];" if attrs else ";")

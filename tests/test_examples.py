@@ -1,0 +1,244 @@
+"""The examples run (their --smoke modes, in subprocesses); their helpers compute what they say."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+sys.path.insert(0, str(EXAMPLES))
+import common  # noqa: E402  (examples/common.py, the examples' shared helpers)
+
+
+def run_example(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script} {args} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def load(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as archive:  # must need no pickle
+        return {key: archive[key] for key in archive.files}
+
+
+# --- char_lstm ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("char")
+    result = run_example("char_lstm.py", "--smoke", "--out", str(out))
+    return out, result.stdout
+
+
+def test_char_lstm_smoke_trains_and_saves_a_checkpoint(smoke_run: tuple[Path, str]) -> None:
+    out, stdout = smoke_run
+    summary = re.search(
+        r"training bits/char ([\d.]+) -> ([\d.]+) .*validation ([\d.]+) -> ([\d.]+)", stdout
+    )
+    assert summary, stdout
+    train_before, train_after, valid_before, valid_after = map(float, summary.groups())
+    vocab_size = len(set(common_corpus()))
+    # an untrained model is near log2(vocabulary); training must bring both losses clearly down
+    assert abs(valid_before - np.log2(vocab_size)) < 0.5
+    assert train_after < train_before - 0.5 and valid_after < valid_before - 0.5
+    assert "--- sample at step 25 ---" in stdout
+    checkpoint = load(out / "char_lstm.npz")
+    assert int(checkpoint["step"]) == 25
+    assert "".join(map(chr, checkpoint["vocab"])) == "".join(sorted(set(common_corpus())))
+    assert {"model/embed.weight", "model/rnn.weight_hh_l0", "model/head.bias"} <= set(checkpoint)
+    assert checkpoint["model/rnn.weight_hh_l0"].shape == (4 * 24, 24)  # LSTM, hidden 24
+    assert int(checkpoint["adam/head.bias/step"]) == 25
+
+
+def common_corpus() -> str:
+    import char_lstm
+
+    return char_lstm.builtin_corpus()
+
+
+def test_builtin_corpus_is_plain_english_of_the_promised_size() -> None:
+    text = common_corpus()
+    assert 15_000 <= len(text.encode("utf-8")) <= 30_000
+    assert text.isascii() and text.count(" the ") > 100
+
+
+def test_char_lstm_resume_continues_exactly(smoke_run: tuple[Path, str], tmp_path: Path) -> None:
+    straight, halves = tmp_path / "straight", tmp_path / "halves"
+    run_example("char_lstm.py", "--smoke", "--steps", "8", "--out", str(straight))
+    run_example("char_lstm.py", "--smoke", "--steps", "4", "--out", str(halves))
+    resumed = run_example(
+        "char_lstm.py", "--smoke", "--resume", "--steps", "4", "--out", str(halves)
+    )
+    assert "validation bits/char at step 4" in resumed.stdout
+    a, b = load(straight / "char_lstm.npz"), load(halves / "char_lstm.npz")
+    assert int(a["step"]) == int(b["step"]) == 8
+    assert sorted(a) == sorted(b)
+    for key in a:  # same parameters, Adam moments and carried state, bit for bit
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_char_lstm_sample_generates_from_the_checkpoint(smoke_run: tuple[Path, str]) -> None:
+    out, _ = smoke_run
+    result = run_example(
+        "char_lstm.py", "--sample", "--out", str(out), "--length", "80", "--prime", "The "
+    )
+    header, text = result.stdout.split("\n", 1)
+    assert header.startswith("[lstm, 25 steps of training")
+    generated = text.rstrip("\n")
+    assert generated.startswith("The ") and len(generated) == 4 + 80
+    assert set(generated) <= set(common_corpus())
+
+
+def test_char_lstm_refuses_flags_that_contradict_the_checkpoint(
+    smoke_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    out, _ = smoke_run
+    result = run_example(
+        "char_lstm.py", "--sample", "--cell", "gru", "--out", str(out), check=False
+    )
+    assert result.returncode != 0 and "conflicts with the checkpoint's lstm" in result.stderr
+    missing = run_example("char_lstm.py", "--sample", "--out", str(tmp_path), check=False)
+    assert missing.returncode != 0 and "no checkpoint at" in missing.stderr
+
+
+# --- gradient_flow and long_range ------------------------------------------------------------
+
+
+def test_gradient_flow_smoke_writes_plot_and_table(tmp_path: Path) -> None:
+    result = run_example("gradient_flow.py", "--smoke", "--out", str(tmp_path))
+    assert (tmp_path / "gradient_flow.png").read_bytes()[:8] == PNG_MAGIC
+    table = (tmp_path / "gradient_flow.md").read_text()
+    assert table in result.stdout
+    rows = [line.split("|")[1:-1] for line in table.splitlines()]
+    assert [c.strip() for c in rows[0]][1:5] == [
+        "rnn (init)",
+        "gru (init)",
+        "lstm (init)",
+        "lstm fb=1 (init)",
+    ]
+    distance_zero = [float(c) for c in rows[2][1:]]
+    assert distance_zero == [1.0] * 8  # each profile is relative to the last step
+    ratios = np.array([[float(c) for c in row[1:]] for row in rows[2:-1]])
+    assert np.all(np.isfinite(ratios)) and np.all(ratios > 0)
+
+
+def test_long_range_smoke_writes_plot_and_table(tmp_path: Path) -> None:
+    result = run_example("long_range.py", "--smoke", "--out", str(tmp_path))
+    assert (tmp_path / "long_range.png").read_bytes()[:8] == PNG_MAGIC
+    table = (tmp_path / "long_range.md").read_text()
+    assert table in result.stdout
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()]
+    assert rows[0] == ["T", "rnn MSE", "gru MSE", "lstm MSE", "rnn acc", "gru acc", "lstm acc"]
+    assert [row[0] for row in rows[2:]] == ["4", "8"]
+    errors = np.array([[float(c) for c in row[1:4]] for row in rows[2:]])
+    assert np.all(np.isfinite(errors)) and np.all(errors < 1.0)
+
+
+def test_gradient_profile_matches_finite_differences() -> None:
+    import gradient_flow
+
+    nn.init.manual_seed(3)
+    model = common.Regressor("lstm", 3)
+    rng = np.random.default_rng(0)
+    x, y = common.adding_batch(rng, 5, 2)
+    profile = gradient_flow.gradient_profile(model, x, y)
+
+    def loss(values: np.ndarray) -> float:
+        with mg.no_grad():
+            return nn.functional.mse_loss(model(mg.Tensor(values)), y).item()
+
+    numeric = np.zeros_like(x)
+    eps = 1e-6
+    for index in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += eps
+        down[index] -= eps
+        numeric[index] = (loss(up) - loss(down)) / (2 * eps)
+    norms = np.sqrt((numeric**2).sum(axis=(1, 2)))[::-1]
+    np.testing.assert_allclose(profile, norms / norms[0], rtol=1e-5)
+
+
+def test_adding_batch_marks_two_steps_and_sums_them() -> None:
+    x, y = common.adding_batch(np.random.default_rng(1), 9, 50)
+    assert x.shape == (9, 50, 2) and y.shape == (50, 1)
+    markers = x[:, :, 1]
+    assert np.all(markers.sum(axis=0) == 2)
+    assert np.all(markers[:4].sum(axis=0) == 1)  # one mark in each half
+    expected = [x[markers[:, b] == 1, b, 0].sum() for b in range(50)]
+    np.testing.assert_allclose(y[:, 0], expected)
+
+
+def test_adding_training_lowers_the_loss() -> None:
+    nn.init.manual_seed(0)
+    model = common.Regressor("gru", 8)
+    losses = common.train_adding(model, 4, 60, 16, 1e-2, np.random.default_rng(0))
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:5])
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_char_lstm_other_cells_train_on_a_given_text(cell: str, tmp_path: Path) -> None:
+    text = tmp_path / "mine.txt"
+    text.write_text(common_corpus()[:3000], encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_example(
+        "char_lstm.py", "--smoke", "--cell", cell, "--text", str(text), "--out", str(out)
+    )
+    assert f"{cell.upper()} char model" in result.stdout and "mine.txt" in result.stdout
+    checkpoint = load(out / "char_lstm.npz")
+    assert checkpoint["config/cell"].item() == cell
+    assert "state/0" in checkpoint and "state/1" not in checkpoint  # h only: no LSTM cell state
+    resume = ["char_lstm.py", "--smoke", "--resume", "--steps", "2", "--out", str(out)]
+    resumed = run_example(*resume, "--text", str(text))
+    assert "validation bits/char at step 27" in resumed.stdout
+    other = run_example(*resume, check=False)  # the built-in corpus has characters mine lacks
+    assert other.returncode != 0 and "vocabulary lacks" in other.stderr
+
+
+def test_progress_falls_back_to_plain_lines_without_tqdm(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` fail
+    progress = common.Progress(40, desc="training")
+    assert progress.bar is None
+    for step in range(40):
+        progress.update(loss=1.0 / (step + 1))
+    progress.write("a sample")
+    progress.close()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 21 and lines[-1] == "a sample"  # every 2 steps (5%), then the write
+    assert lines[0].startswith("training 2/40  loss 0.500") and "40/40" in lines[-2]
+
+
+def test_lstm_graph_writes_dot_and_prints_the_trace(tmp_path: Path) -> None:
+    result = run_example("lstm_graph.py", "--smoke", "--out", str(tmp_path))
+    dot = (tmp_path / "lstm_step.dot").read_text()
+    assert dot.startswith("digraph minigrad {") and "Split" in dot and "weight_hh" in dot
+    svg_written = (tmp_path / "lstm_step.svg").exists()
+    assert svg_written == ("wrote " + str(tmp_path / "lstm_step.svg") in result.stdout)
+    assert svg_written or "apt-get install graphviz" in result.stdout
+    assert re.search(r"^backward visited \d+ nodes$", result.stdout, re.MULTILINE)
+    assert re.search(r"^\d+ +Sigmoid +\(2, 4\)", result.stdout, re.MULTILINE)
