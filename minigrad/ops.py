@@ -8,6 +8,7 @@ attached to these primitives.
 from __future__ import annotations
 
 import builtins
+import itertools
 from typing import Any
 
 import numpy as np
@@ -443,7 +444,7 @@ class Concatenate(Function):
             shapes = [a.shape for a in arrays]
             raise ValueError(f"concatenate: {error} (shapes {shapes}, axis {axis})") from None
         ctx.axis = axis % out.ndim
-        ctx.bounds = tuple(np.cumsum([0] + [a.shape[ctx.axis] for a in arrays]).tolist())
+        ctx.bounds = (0, *itertools.accumulate(a.shape[ctx.axis] for a in arrays))
         return out
 
     @staticmethod

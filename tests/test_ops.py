@@ -454,7 +454,47 @@ def test_split(data):
     check_derivatives(lambda a: mg.split(a, sections, axis=axis), [a])
 
 
+@given(data=st.data())
+def test_unstack(data):
+    a = data.draw(tensors(shapes(min_dims=1)))
+    axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    pieces = mg.unstack(a, axis=axis)
+    expected = list(np.moveaxis(a.data, axis, 0))
+    assert len(pieces) == len(expected)
+    for piece, want in zip(pieces, expected):
+        assert_close(piece, want)
+    check_derivatives(lambda a: mg.unstack(a, axis=axis), [a])
+
+
+def test_unstack_and_stack_errors_name_the_op():
+    with pytest.raises(ValueError, match=r"unstack: axis 2 is out of bounds for shape \(2, 3\)"):
+        mg.unstack(Tensor(np.ones((2, 3))), axis=2)
+    with pytest.raises(ValueError, match=r"stack: all tensors must have the same shape"):
+        mg.stack([Tensor(np.ones(2)), Tensor(np.ones(3))])
+
+
 # --- Matrix product ------------------------------------------------------------------------------
+
+
+@given(data=st.data(), bias=st.booleans())
+def test_linear(data, bias):
+    x_shape = data.draw(shapes(min_dims=1, max_dims=3, max_side=3))
+    out_features = data.draw(st.integers(1, 3))
+    x = data.draw(tensors(x_shape))
+    weight = data.draw(tensors((out_features, x_shape[-1])))
+    b = data.draw(tensors((out_features,))) if bias else None
+    expected = np.einsum("...i,oi->...o", x.data, weight.data) + (0 if b is None else b.data)
+    assert_close(mg.linear(x, weight, b), expected)
+    inputs = [x, weight] + ([b] if bias else [])
+    check_derivatives(lambda x, w, *rest: mg.linear(x, w, *rest), inputs)
+
+
+def test_linear_shape_error_names_the_op_and_shapes():
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) does not fit weight"):
+        mg.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5))))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\) for weight \(4, 3\)"):
+        mg.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3))), Tensor(np.ones(3)))
+
 
 
 @st.composite
@@ -533,6 +573,8 @@ FLOAT32_CASES = {
     "concatenate": lambda a, b: mg.concatenate([a, b.reshape(1, 3)]),
     "stack": lambda a, b: mg.stack([a[0], b], axis=1),
     "split": lambda a, b: mg.split(a, [1], axis=1)[1],
+    "unstack": lambda a, b: mg.unstack(a, axis=1)[2],
+    "linear": lambda a, b: mg.linear(a, b.reshape(1, 3) * 1.5, b[:1]),
 }
 
 
