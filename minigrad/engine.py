@@ -201,7 +201,11 @@ class Node:
                     owners.append(owner)
             tensors.append(tensor)
             arrays.append(data)
-        self._saved, self._saved_data = tuple(tensors), tuple(arrays)
+        same_as_inputs = len(tensors) == len(self.inputs) and all(
+            t is x for t, x in zip(tensors, self.inputs)
+        )
+        self._saved = self.inputs if same_as_inputs else tuple(tensors)  # one tuple fewer
+        self._saved_data = tuple(arrays)
         if owners:
             self._owners = owners
 

@@ -18,14 +18,23 @@ from .engine import Function, Node, Tensor, _wrap, as_float_array
 # --- Helpers shared by the primitives ---------------------------------------------------------
 
 
+_scalars: dict[tuple, Tensor] = {}  # (value, dtype) -> read-only constant: code repeats 1, 0.5...
+
+
 def lift(value: Any, like: Tensor | None = None) -> Tensor:
     """Make `value` a Tensor; a Python scalar takes `like`'s dtype, so it never upcasts it."""
     if isinstance(value, Tensor):
         return value
     if like is not None and isinstance(value, (int, float, bool)):
-        array = np.asarray(value, dtype=like.dtype)
-        array.flags.writeable = False  # nobody can write into it, so saving it needs no guard
-        return _wrap(array)
+        key = (value, like.data.dtype)
+        scalar = _scalars.get(key)
+        if scalar is None:
+            array = np.asarray(value, dtype=like.data.dtype)
+            array.flags.writeable = False  # no one can write into it: sharing it is safe
+            scalar = _wrap(array)
+            if value and value == value and len(_scalars) < 256:  # not ±0 (same key) or NaN
+                _scalars[key] = scalar
+        return scalar
     return _wrap(as_float_array(value))
 
 
