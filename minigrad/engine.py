@@ -146,10 +146,16 @@ def _unlock(owner: np.ndarray) -> None:
 
 
 class Node:
-    """One recorded call of a Function: its inputs and what forward saved. Also its `ctx`."""
+    """One recorded call of a Function: where its gradients go and what forward saved.
+
+    It is also the `ctx` that forward and backward receive. A node does not hold its input
+    tensors, only an edge for each input that needs a gradient, so an intermediate result that
+    backward does not need (because nothing saved it) is freed as soon as you drop it.
+    """
 
     n_outputs = 1  # a Function may return a tuple of outputs (split does)
     output_meta: tuple = ()  # (shape, dtype) of each output, kept when there are several
+    edge_index: tuple | None = None  # which output of each input's node, when not all are 0
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # None once released by backward
@@ -158,8 +164,15 @@ class Node:
 
     def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple) -> None:
         self.fn = fn
-        self.inputs = inputs  # the forward's arguments, Tensors or not
-        self.needs_input_grad = needs_input_grad  # which of them gradients must reach
+        self.needs_input_grad = needs_input_grad  # which of the forward's arguments need a grad
+        # Per argument, where its gradient goes: the node that made it, the leaf itself, or None.
+        self.edges = tuple(
+            [(x._node or x) if need else None for x, need in zip(inputs, needs_input_grad)]
+        )
+        if any(need and x._index for x, need in zip(inputs, needs_input_grad)):
+            self.edge_index = tuple(
+                [x._index if need else 0 for x, need in zip(inputs, needs_input_grad)]
+            )
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep these tensors (inputs or the output) for backward."""
@@ -176,8 +189,8 @@ class Node:
             )
         tensors = []
         for tensor, data in zip(self._saved, self._saved_data):
-            if isinstance(tensor, _OutputMarker):  # our own output, re-attached to this node
-                tensor = _wrap(data, self, tensor.index)
+            if type(tensor) is int:  # our own output number `tensor`, re-attached to this node
+                tensor = _wrap(data, self, tensor)
             elif tensor is not None and tensor.data is not data:
                 raise RuntimeError(
                     f"{self.fn.__name__}: a tensor of shape {data.shape} saved for backward "
@@ -193,7 +206,7 @@ class Node:
             data = None if tensor is None else tensor.data
             for index, result in enumerate(results):
                 if result is tensor:
-                    tensor = _OutputMarker(index)
+                    tensor = index  # an int stands for our own output (holding it: a cycle)
                     break
             else:
                 owner = None if data is None else _lock(data)
@@ -201,11 +214,7 @@ class Node:
                     owners.append(owner)
             tensors.append(tensor)
             arrays.append(data)
-        same_as_inputs = len(tensors) == len(self.inputs) and all(
-            t is x for t, x in zip(tensors, self.inputs)
-        )
-        self._saved = self.inputs if same_as_inputs else tuple(tensors)  # one tuple fewer
-        self._saved_data = tuple(arrays)
+        self._saved, self._saved_data = tuple(tensors), tuple(arrays)
         if owners:
             self._owners = owners
 
@@ -225,13 +234,13 @@ class Node:
         return f"<{self.fn.__name__} node>"
 
 
-class _OutputMarker:
-    """Stands in a node's saved tensors for its own output (holding it would make a cycle)."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
+def _expected(target: Node | Tensor, index: int) -> tuple:
+    """The shape and dtype a gradient flowing to `target` (output `index`) must have."""
+    if isinstance(target, Tensor):
+        return target.data.shape, target.data.dtype
+    if target.output_meta:  # a Function that returned a tuple of outputs
+        return target.output_meta[index]
+    return target._out_shape, target._out_dtype
 
 
 class _Unrecorded:
@@ -279,10 +288,11 @@ class Function:
                 if data.flags.writeable:
                     data = _read_only(data, inputs)
                 output = _wrap(data, node)
+                node._out_shape, node._out_dtype = data.shape, data.dtype  # its gradient's
                 if node._saved:
                     node._seal((result,))
                 if _anomaly_enabled:
-                    _check_forward(node, output)
+                    _check_forward(node, inputs, output)
                 return output
         result = cls.forward(_Unrecorded(), *inputs)
         if type(result) is np.ndarray:
@@ -306,7 +316,7 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         node._seal(results)
     if _anomaly_enabled:
         for output in outputs:
-            _check_forward(node, output)
+            _check_forward(node, inputs, output)
     return tuple(outputs)
 
 
@@ -452,7 +462,7 @@ def run_backward(
             node = ready.pop()
             grad = pending.pop(node, None)
             if grad is None:  # nothing reached this node; still let its inputs' counts drop
-                input_grads = (None,) * len(node.inputs)
+                input_grads = (None,) * len(node.edges)
             else:
                 grads = (grad,) if node.n_outputs == 1 else _materialize(node, grad)
                 if wanted_outputs:
@@ -460,20 +470,20 @@ def run_backward(
                         if (node, index) in wanted_outputs:
                             captured[wanted_outputs[node, index]] = g
                 input_grads = _call_backward(node, grads)
-            for tensor, needed, input_grad in zip(node.inputs, node.needs_input_grad, input_grads):
-                if not needed:
+            for position, (target, input_grad) in enumerate(zip(node.edges, input_grads)):
+                if target is None:
                     continue
-                child = tensor._node
+                index = node.edge_index[position] if node.edge_index else 0
                 if input_grad is not None:
-                    input_grad = _checked_grad(node, tensor, input_grad)
-                    if child is None:
-                        deliver_to_leaf(tensor, input_grad)
+                    input_grad = _checked_grad(node, *_expected(target, index), input_grad)
+                    if isinstance(target, Tensor):
+                        deliver_to_leaf(target, input_grad)
                     else:
-                        accumulate(child, tensor._index, input_grad)
-                if child is not None:
-                    dependencies[child] -= 1
-                    if dependencies[child] == 0:
-                        ready.append(child)
+                        accumulate(target, index, input_grad)
+                if not isinstance(target, Tensor):
+                    dependencies[target] -= 1
+                    if dependencies[target] == 0:
+                        ready.append(target)
             if not retain_graph and node._saved_data:
                 node._release()  # free (and unlock) what forward saved, as soon as possible
     finally:
@@ -508,9 +518,8 @@ def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
         _check_not_released(root)
     while stack:
         node = stack.pop()
-        for tensor, needed in zip(node.inputs, node.needs_input_grad):
-            child = tensor._node if needed else None
-            if child is not None:
+        for child in node.edges:
+            if child is not None and not isinstance(child, Tensor):
                 if child in dependencies:
                     dependencies[child] += 1
                 else:
@@ -537,28 +546,27 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
     input_grads = node.fn.backward(node, *grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
-    if len(input_grads) != len(node.inputs):
+    if len(input_grads) != len(node.edges):
         raise RuntimeError(
             f"{node.fn.__name__}.backward returned {len(input_grads)} gradients but forward "
-            f"took {len(node.inputs)} inputs"
+            f"took {len(node.edges)} inputs"
         )
     if _anomaly_enabled:
         _check_backward(node, input_grads)
     return input_grads
 
 
-def _checked_grad(node: Node, tensor: Tensor, grad: Any) -> Tensor:
+def _checked_grad(node: Node, shape: tuple, dtype: np.dtype, grad: Any) -> Tensor:
     """A gradient must match its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
         grad = _wrap(np.asarray(grad))
-    data, like = grad.data, tensor.data
-    if data.shape != like.shape:
+    if grad.data.shape != shape:
         raise RuntimeError(
-            f"{node.fn.__name__}.backward returned a gradient of shape {data.shape} for an "
-            f"input of shape {like.shape}"
+            f"{node.fn.__name__}.backward returned a gradient of shape {grad.data.shape} for an "
+            f"input of shape {shape}"
         )
-    if data.dtype != like.dtype:
-        grad = _wrap(data.astype(like.dtype))
+    if grad.data.dtype != dtype:
+        grad = _wrap(grad.data.astype(dtype))
     return grad
 
 
@@ -594,12 +602,12 @@ def grad(
 # --- Anomaly detection hooks (enabled by minigrad.debug.detect_anomaly) ------------------------
 
 
-def _check_forward(node: Node, output: Tensor) -> None:
+def _check_forward(node: Node, inputs: tuple, output: Tensor) -> None:
     """Under detect_anomaly: remember where the op was called; refuse a non-finite output."""
     node.created_at = _user_frames()
     if np.all(np.isfinite(output.data)):
         return
-    for index, x in enumerate(node.inputs):
+    for index, x in enumerate(inputs):
         if isinstance(x, Tensor) and not np.all(np.isfinite(x.data)):
             raise FloatingPointError(
                 f"input {index} of {node.fn.__name__} (shape {x.shape}) already contains NaN or "

@@ -2,13 +2,12 @@
 
 `to_dot(t)` walks back from `t` through the recorded `Node`s (the same graph `backward` walks)
 and returns DOT text: one box per op (its Function's name and output shape), one box per leaf
-tensor (shape, whether it requires grad, its `.grad` when present), edges in the direction data
-flows in forward. `render(t, "graph.svg")` pipes that text through the `dot` program.
+that requires grad (shape, its `.grad` when present), edges in the direction data flows in
+forward. `render(t, "graph.svg")` pipes that text through the `dot` program.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import subprocess
@@ -33,14 +32,14 @@ def to_dot(
     tensor: Tensor,
     names: Mapping[str, Tensor] | None = None,
     rankdir: str = "TB",
-    max_arg_chars: int = 24,
 ) -> str:
-    """Graphviz DOT text for the graph that produced `tensor`.
+    """Graphviz DOT text for the graph that produced `tensor`: exactly what backward walks.
 
     `names` labels tensors you know (e.g. `dict(model.named_parameters())`). Op boxes show the
-    Function's name and its output's shape; leaves that require grad are filled blue, constants
-    are dashed; a `.grad` is shown as its shape and norm. The walk is iterative, so graphs of any
-    depth (a long unrolled RNN) draw without hitting Python's recursion limit.
+    Function's name and its output's shape; leaves that require grad are filled blue; a `.grad`
+    is shown as its shape and norm. Constants, which no gradient reaches, are not part of the
+    graph and are not drawn. The walk is iterative, so graphs of any depth (a long unrolled RNN)
+    draw without hitting Python's recursion limit.
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dot: expected a Tensor, got {type(tensor).__name__}")
@@ -62,8 +61,9 @@ def to_dot(
         "fontsize=11];",
         '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
     ]
-    out_shape: dict[Node, tuple] = {}  # each node's output shape, learnt from whoever uses it
     seen_tensors: set[int] = set()  # tensors already drawn as boxes
+    # Intermediate tensors the graph does not hold: known by the (node, output) that made them.
+    known = {(t._node, t._index): t for t in (names or {}).values() if t._node is not None}
 
     root = tensor
     root_id = dot_id(root, "t")
@@ -72,36 +72,32 @@ def to_dot(
         lines.append("}")
         return "\n".join(lines) + "\n"
 
-    out_shape[root._node] = root.shape
     lines.append(_tensor_line(root_id, root, label_of.get(id(root)), "output"))
     lines.append(f"  {dot_id(root._node, 'op')} -> {root_id};")
 
     stack = [root._node]
     visited = {root._node}
-    ops: list[tuple[str, Node, list[str]]] = []  # (DOT name, node, non-Tensor arguments)
+    ops: list[tuple[str, Node]] = []
     edges: list[str] = []
     while stack:
         node = stack.pop()
         node_id = dot_id(node, "op")
-        ops.append((node_id, node, []))
-        arg_names = _argument_names(node)
-        for position, value in enumerate(node.inputs):
-            if not isinstance(value, Tensor):
-                name = arg_names[position] if position < len(arg_names) else None
-                ops[-1][2].append(_argument_text(name, value, max_arg_chars))
+        ops.append((node_id, node))
+        for position, target in enumerate(node.edges):
+            if target is None:  # an operand no gradient flows to: not part of the graph
                 continue
-            producer = value._node
-            if producer is None:
-                source = dot_id(value, "t")
-                if id(value) not in seen_tensors:
-                    seen_tensors.add(id(value))
-                    edges.append(_leaf_line(source, value, label_of.get(id(value))))
+            if isinstance(target, Tensor):  # a leaf
+                source = dot_id(target, "t")
+                if id(target) not in seen_tensors:
+                    seen_tensors.add(id(target))
+                    edges.append(_leaf_line(source, target, label_of.get(id(target))))
                 edges.append(_edge(source, node_id, position, node, None))
                 continue
-            out_shape.setdefault(producer, value.shape)
-            source = dot_id(producer, "op")
-            output = f"[{value._index}] " if producer.n_outputs > 1 else ""
-            if id(value) in label_of or value.grad is not None:
+            index = node.edge_index[position] if node.edge_index else 0
+            source = dot_id(target, "op")
+            output = f"[{index}] " if target.n_outputs > 1 else ""
+            value = known.get((target, index)) or _retained(target, index)
+            if value is not None and (id(value) in label_of or value.grad is not None):
                 # A named or grad-holding intermediate tensor gets its own box on the edge.
                 middle = dot_id(value, "t")
                 if id(value) not in seen_tensors:
@@ -110,15 +106,28 @@ def to_dot(
                     edges.append(f"  {source} -> {middle};")
                 edges.append(_edge(middle, node_id, position, node, None))
             else:
-                edges.append(_edge(source, node_id, position, node, value.shape, output))
-            if producer not in visited:
-                visited.add(producer)
-                stack.append(producer)
-    # Op boxes are written last: an op's output shape is known only once its consumers were seen.
-    lines.extend(_op_line(name, node, args, out_shape[node]) for name, node, args in ops)
+                shape = _output_shapes(target)[index]
+                edges.append(_edge(source, node_id, position, node, shape, output))
+            if target not in visited:
+                visited.add(target)
+                stack.append(target)
+    lines.extend(_op_line(name, node) for name, node in ops)
     lines.extend(edges)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _output_shapes(node: Node) -> list[tuple]:
+    """The shape of each output of a recorded op."""
+    if node.output_meta:
+        return [shape for shape, _ in node.output_meta]
+    return [node._out_shape]
+
+
+def _retained(node: Node, index: int) -> Tensor | None:
+    """The tensor made by `node` as output `index`, if it asked to retain its grad."""
+    ref = (node.retained or {}).get(index)
+    return None if ref is None else ref()
 
 
 def render(
@@ -179,52 +188,9 @@ def _shape_text(shape: tuple) -> str:
     return str(tuple(int(n) for n in shape))
 
 
-def _index_text(index: Any) -> str:
-    """`a[index]` written as you would type it: [:, 0], [1:3], [array(5,)]."""
-    parts = index if isinstance(index, tuple) else (index,)
-    words = []
-    for part in parts:
-        if isinstance(part, slice):
-            step = "" if part.step is None else f":{part.step}"
-            start = "" if part.start is None else str(part.start)
-            stop = "" if part.stop is None else str(part.stop)
-            words.append(f"{start}:{stop}{step}")
-        elif part is None:
-            words.append("None")
-        elif part is Ellipsis:
-            words.append("...")
-        elif isinstance(part, np.ndarray):
-            words.append(f"{part.dtype.name}{_shape_text(part.shape)}")
-        else:
-            words.append(repr(part))
-    return "[" + ", ".join(words) + "]"
-
-
 def _grad_text(grad: np.ndarray) -> str:
     norm = float(np.sqrt(np.sum(np.square(grad, dtype=np.float64))))
     return f"grad {_shape_text(grad.shape)} |g|={norm:.3g}"
-
-
-def _argument_names(node: Node) -> list[str]:
-    """The names of forward's parameters after ctx (varargs excluded), for labelling arguments."""
-    try:
-        parameters = inspect.signature(node.fn.forward).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return names[1:]
-
-
-def _argument_text(name: str | None, value: Any, limit: int) -> str:
-    if name == "index":
-        text = _index_text(value)
-    elif isinstance(value, np.ndarray):
-        text = f"{value.dtype.name}{_shape_text(value.shape)}"
-    else:
-        text = repr(value)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text if name is None else f"{name}={text}"
 
 
 def _leaf_line(dot_name: str, tensor: Tensor, name: str | None, is_root: bool = False) -> str:
@@ -256,11 +222,9 @@ def _tensor_line(dot_name: str, tensor: Tensor, name: str | None, role: str) -> 
     )
 
 
-def _op_line(dot_name: str, node: Node, extra_args: list[str], shape: tuple) -> str:
+def _op_line(dot_name: str, node: Node) -> str:
     label = node.fn.__name__
-    if extra_args:
-        label += "\n" + ", ".join(extra_args)
-    shapes = [meta[0] for meta in node.output_meta] if node.n_outputs > 1 else [shape]
+    shapes = _output_shapes(node)
     if len(shapes) > 1 and len(set(shapes)) == 1:  # e.g. split into four equal gates
         label += f"\n-> {len(shapes)} x {_shape_text(shapes[0])}"
     else:
@@ -271,14 +235,12 @@ def _op_line(dot_name: str, node: Node, extra_args: list[str], shape: tuple) -> 
 def _edge(
     source: str, target: str, position: int, node: Node, shape: tuple | None, output: str = ""
 ) -> str:
-    """An edge into `node`'s box: the operand's shape, and which operand it is when there are
-    several (counting Tensor operands only: a - b draws #0 from a and #1 from b). `output`
-    says which output of the source it carries, when the source op has several ([2] = third)."""
+    """An edge into `node`'s box: the operand's shape, and which operand it is when gradients
+    flow to several (a - b draws #0 from a and #1 from b). `output` says which output of the
+    source it carries, when the source op has several ([2] = third)."""
     text = output + ("" if shape is None else _shape_text(shape))
-    operands = [i for i, x in enumerate(node.inputs) if isinstance(x, Tensor)]
+    operands = [i for i, edge in enumerate(node.edges) if edge is not None]
     if len(operands) > 1:
         text = f"#{operands.index(position)} {text}".strip()
     attrs = [f"label={_quote(' ' + text)}"] if text else []
-    if not node.needs_input_grad[position]:
-        attrs.append("style=dashed")  # no gradient flows along this edge
     return f"  {source} -> {target}" + (f" [{', '.join(attrs)}];" if attrs else ";")

@@ -49,23 +49,38 @@ def test_to_dot_draws_every_op_and_leaf_with_shapes() -> None:
     labels = list(nodes.values())
     assert any(lab.startswith("x\\n(2, 3) float64\\nrequires_grad") for lab in labels)
     assert any(lab.startswith("w\\n(3, 4) float64\\nrequires_grad") for lab in labels)
-    assert any(lab.startswith("(4,) float64\\nconstant") for lab in labels)
-    assert any(lab == "Sum\\naxis=1, keepdims=False\\n-> (2,)" for lab in labels)
+    assert not any("constant" in lab for lab in labels)  # c gets no gradient: not in the graph
+    assert any(lab == "Sum\\n-> (2,)" for lab in labels)
     assert any(lab == "MatMul\\n-> (2, 4)" for lab in labels)
-    # every edge joins declared boxes; 4 ops + 3 leaves + output = 8 boxes, 7 edges
-    assert len(nodes) == 8 and len(edges) == 7
+    # every edge joins declared boxes; 4 ops + 2 leaves + output = 7 boxes, 6 edges
+    assert len(nodes) == 7 and len(edges) == 6
     assert all(s in nodes and t in nodes for s, t, _ in edges)
 
 
-def test_to_dot_marks_operand_order_and_constant_edges() -> None:
+def test_to_dot_marks_operand_order_and_the_output_of_a_split() -> None:
     a = mg.Tensor([3.0], requires_grad=True)
-    b = mg.Tensor([1.0])
+    b = mg.Tensor([1.0], requires_grad=True)
     nodes, edges = dot_structure(viz.to_dot(a - b, names={"a": a, "b": b}))
     by_label = {label.split("\\n")[0]: name for name, label in nodes.items()}
-    sub = by_label["Sub"]
-    into_sub = {s: attrs for s, t, attrs in edges if t == sub}
+    into_sub = {s: attrs for s, t, attrs in edges if t == by_label["Sub"]}
     assert 'label=" #0"' in into_sub[by_label["a"]]
-    assert 'label=" #1"' in into_sub[by_label["b"]] and "style=dashed" in into_sub[by_label["b"]]
+    assert 'label=" #1"' in into_sub[by_label["b"]]
+    z = mg.Tensor(np.arange(6.0), requires_grad=True)
+    _, second, _ = mg.split(z, 3)
+    nodes, edges = dot_structure(viz.to_dot(second.tanh()))
+    assert any(label == "Split\\n-> 3 x (2,)" for label in nodes.values())
+    assert any('label=" [1] (2,)"' in attrs for _, _, attrs in edges)
+
+
+def test_to_dot_draws_named_and_retained_intermediates() -> None:
+    x = mg.Tensor(np.ones(3), requires_grad=True)
+    hidden = x * 2.0
+    hidden.retain_grad()
+    out = (hidden.exp() * 3.0).sum()
+    out.backward()
+    nodes, _ = dot_structure(viz.to_dot(out, names={"hidden": hidden}))
+    label = next(lab for lab in nodes.values() if lab.startswith("hidden\\n"))
+    assert "(3,) float64" in label and "grad (3,)" in label
 
 
 def test_to_dot_shows_gradients_after_backward() -> None:
