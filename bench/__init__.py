@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks for minigrad (scripts, not part of the installed package)."""

@@ -1,0 +1,461 @@
+"""One LSTM / GRU training step in minigrad, against hand-derived numpy BPTT (and PyTorch).
+
+A training step is: forward over T steps from a zero state, loss = sum(h_T * R) with R a fixed
+random array, backward to every weight, bias and the input x. Implementations:
+
+* numpy, hand-derived BPTT (`bench/rnn_numpy.py`): the reference every ratio is taken against;
+* minigrad: a Python loop of `nn.LSTMCell` / `nn.GRUCell`, and the `nn.LSTM` / `nn.GRU` layer
+  (input projection of all steps in one matmul);
+* PyTorch, where installed: the fused `nn.LSTM` / `nn.GRU`, a loop of `nn.LSTMCell` / `GRUCell`,
+  and a loop of the step written with torch primitives (matmul, chunk, sigmoid, tanh).
+
+Before anything is timed, every implementation's gradients are checked against the reference
+(float64 at a small size, tightly; float32 at the timed sizes, loosely): a mismatch aborts.
+All runs use float32 and one thread; implementations are interleaved round by round.
+
+    python bench/rnn.py [--size main|tiny|both] [--rounds N] [--quick] [--memory] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __name__ == "__main__":  # run as a script: one thread, and the repository on the path
+    for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_name] = "1"  # read by BLAS once, when numpy loads: so set before importing it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cProfile  # noqa: E402
+import gc  # noqa: E402
+import io  # noqa: E402
+import pstats  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from bench import harness  # noqa: E402
+from bench import rnn_numpy as ref  # noqa: E402
+from minigrad import nn  # noqa: E402
+
+KINDS = ("lstm", "gru")
+REFERENCE = "numpy, hand-derived BPTT"
+
+
+@dataclass(frozen=True)
+class Size:
+    """Batch, input, hidden sizes and sequence length."""
+
+    batch: int
+    inputs: int
+    hidden: int
+    steps: int
+
+    def __str__(self) -> str:
+        return f"B={self.batch} I={self.inputs} H={self.hidden} T={self.steps}"
+
+
+SIZES = {"main": Size(32, 64, 128, 50), "tiny": Size(1, 16, 32, 50)}
+VERIFY_SIZE = Size(3, 4, 5, 6)  # float64 gradient agreement is checked at this size
+MEMORY_SIZE = Size(32, 64, 128, 200)
+
+
+@dataclass
+class Problem:
+    """Parameters (PyTorch names, numpy arrays), input x (T, B, I) and loss weights r (B, H)."""
+
+    kind: str
+    params: ref.Params
+    x: np.ndarray
+    r: np.ndarray
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.x.dtype
+
+
+def make_problem(kind: str, size: Size, dtype: Any = np.float32, seed: int = 0) -> Problem:
+    """A reproducible problem: PyTorch-style initial parameters, normal x and r."""
+    params = ref.init_params(kind, size.inputs, size.hidden, dtype, seed)
+    rng = np.random.default_rng(seed + 1)
+    x = rng.standard_normal((size.steps, size.batch, size.inputs)).astype(dtype)
+    r = rng.standard_normal((size.batch, size.hidden)).astype(dtype)
+    return Problem(kind, params, x, r)
+
+
+@dataclass
+class Impl:
+    """One implementation of the training step, set up and ready to run."""
+
+    name: str
+    step: Callable[[], None]  # forward, loss, backward (gradients of the previous step cleared)
+    grads: Callable[[], dict[str, np.ndarray]]  # gradients of the last step: params and "x"
+
+
+# --- The implementations ---------------------------------------------------------------------
+
+
+def numpy_reference(problem: Problem) -> Impl:
+    """The hand-written forward and hand-derived BPTT."""
+    result: dict[str, ref.Params] = {}
+
+    def step() -> None:
+        result["grads"] = ref.training_step(problem.kind, problem.params, problem.x, problem.r)
+
+    return Impl(REFERENCE, step, lambda: result["grads"])
+
+
+def _minigrad_grads(module: nn.Module, suffix: str, x: mg.Tensor) -> dict[str, np.ndarray]:
+    """The gradients a minigrad step left, under the reference's names."""
+    grads = {name: getattr(module, name + suffix).grad for name in ref.PARAM_NAMES}
+    grads["x"] = x.grad
+    return grads
+
+
+def _load(module: nn.Module, problem: Problem, suffix: str) -> None:
+    """Give a minigrad module the problem's parameters (through its public load_state_dict)."""
+    module.load_state_dict({name + suffix: problem.params[name] for name in ref.PARAM_NAMES})
+
+
+def minigrad_cells(problem: Problem) -> Impl:
+    """A Python loop of minigrad.nn.LSTMCell / GRUCell over x[t]."""
+    size = _size_of(problem)
+    cell_type = nn.LSTMCell if problem.kind == "lstm" else nn.GRUCell
+    cell = cell_type(size.inputs, size.hidden, dtype=problem.dtype)
+    _load(cell, problem, "")
+    x, r = mg.Tensor(problem.x, requires_grad=True), mg.Tensor(problem.r)
+    zeros = np.zeros((size.batch, size.hidden), problem.dtype)
+
+    def step() -> None:
+        cell.zero_grad()
+        x.grad = None
+        h = mg.Tensor(zeros)
+        if problem.kind == "lstm":
+            c = mg.Tensor(zeros)
+            for t in range(size.steps):
+                h, c = cell(x[t], (h, c))
+        else:
+            for t in range(size.steps):
+                h = cell(x[t], h)
+        (h * r).sum().backward()
+
+    return Impl(f"minigrad {cell_type.__name__} loop", step, lambda: _minigrad_grads(cell, "", x))
+
+
+def minigrad_layer(problem: Problem) -> Impl:
+    """minigrad.nn.LSTM / GRU (one layer), which projects the whole input in one matmul."""
+    size = _size_of(problem)
+    layer_type = nn.LSTM if problem.kind == "lstm" else nn.GRU
+    layer = layer_type(size.inputs, size.hidden, dtype=problem.dtype)
+    _load(layer, problem, "_l0")
+    x, r = mg.Tensor(problem.x, requires_grad=True), mg.Tensor(problem.r)
+
+    def step() -> None:
+        layer.zero_grad()
+        x.grad = None
+        _, state = layer(x)
+        h_n = state[0] if problem.kind == "lstm" else state
+        (h_n[0] * r).sum().backward()
+
+    name = f"minigrad nn.{layer_type.__name__}"
+    return Impl(name, step, lambda: _minigrad_grads(layer, "_l0", x))
+
+
+def _torch_setup(torch: Any, module: Any, problem: Problem, suffix: str) -> tuple[Any, Any]:
+    """Load the parameters into a torch module; return x (requiring grad) and r as tensors."""
+    with torch.no_grad():
+        for name in ref.PARAM_NAMES:
+            getattr(module, name + suffix).copy_(torch.from_numpy(problem.params[name]))
+    return torch.tensor(problem.x, requires_grad=True), torch.from_numpy(problem.r)
+
+
+def _torch_grads(module: Any, suffix: str, x: Any) -> dict[str, np.ndarray]:
+    """The gradients a torch step left, as numpy arrays under the reference's names."""
+    grads = {name: getattr(module, name + suffix).grad.numpy() for name in ref.PARAM_NAMES}
+    grads["x"] = x.grad.numpy()
+    return grads
+
+
+def _torch_dtype(torch: Any, problem: Problem) -> Any:
+    return torch.float32 if problem.dtype == np.float32 else torch.float64
+
+
+def torch_fused(torch: Any, problem: Problem) -> Impl:
+    """torch.nn.LSTM / GRU: the whole sequence in one fused C++ call."""
+    size = _size_of(problem)
+    layer_type = torch.nn.LSTM if problem.kind == "lstm" else torch.nn.GRU
+    layer = layer_type(size.inputs, size.hidden, dtype=_torch_dtype(torch, problem))
+    x, r = _torch_setup(torch, layer, problem, "_l0")
+
+    def step() -> None:
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        _, state = layer(x)
+        h_n = state[0] if problem.kind == "lstm" else state
+        (h_n[0] * r).sum().backward()
+
+    name = f"torch nn.{layer_type.__name__} (fused)"
+    return Impl(name, step, lambda: _torch_grads(layer, "_l0", x))
+
+
+def torch_cells(torch: Any, problem: Problem) -> Impl:
+    """A Python loop of torch.nn.LSTMCell / GRUCell."""
+    size = _size_of(problem)
+    cell_type = torch.nn.LSTMCell if problem.kind == "lstm" else torch.nn.GRUCell
+    cell = cell_type(size.inputs, size.hidden, dtype=_torch_dtype(torch, problem))
+    x, r = _torch_setup(torch, cell, problem, "")
+    zeros = torch.zeros(size.batch, size.hidden, dtype=_torch_dtype(torch, problem))
+
+    def step() -> None:
+        cell.zero_grad(set_to_none=True)
+        x.grad = None
+        h = zeros
+        if problem.kind == "lstm":
+            c = zeros
+            for t in range(size.steps):
+                h, c = cell(x[t], (h, c))
+        else:
+            for t in range(size.steps):
+                h = cell(x[t], h)
+        (h * r).sum().backward()
+
+    return Impl(f"torch {cell_type.__name__} loop", step, lambda: _torch_grads(cell, "", x))
+
+
+def torch_primitives(torch: Any, problem: Problem) -> Impl:
+    """A Python loop of the step written with torch primitives, as minigrad's cells are."""
+    size = _size_of(problem)
+    dtype = _torch_dtype(torch, problem)
+    holder = torch.nn.LSTMCell if problem.kind == "lstm" else torch.nn.GRUCell
+    params = holder(size.inputs, size.hidden, dtype=dtype)  # only a container for the weights
+    x, r = _torch_setup(torch, params, problem, "")
+    zeros = torch.zeros(size.batch, size.hidden, dtype=dtype)
+    w_ih, w_hh, b_ih, b_hh = params.weight_ih, params.weight_hh, params.bias_ih, params.bias_hh
+
+    def lstm_step(x_t: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        gates = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        i, f, g, o = gates.chunk(4, 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return o.sigmoid() * c.tanh(), c
+
+    def gru_step(x_t: Any, h: Any) -> Any:
+        x_r, x_z, x_n = (x_t @ w_ih.T + b_ih).chunk(3, 1)
+        h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, 1)
+        r_gate, z_gate = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+        n = (x_n + r_gate * h_n).tanh()
+        return (1 - z_gate) * n + z_gate * h
+
+    def step() -> None:
+        params.zero_grad(set_to_none=True)
+        x.grad = None
+        h = zeros
+        if problem.kind == "lstm":
+            c = zeros
+            for t in range(size.steps):
+                h, c = lstm_step(x[t], h, c)
+        else:
+            for t in range(size.steps):
+                h = gru_step(x[t], h)
+        (h * r).sum().backward()
+
+    return Impl("torch primitives loop", step, lambda: _torch_grads(params, "", x))
+
+
+def _size_of(problem: Problem) -> Size:
+    steps, batch, inputs = problem.x.shape
+    return Size(batch, inputs, problem.r.shape[1], steps)
+
+
+def implementations(problem: Problem, torch: Any = None) -> list[Impl]:
+    """Every implementation for this problem, the reference first."""
+    impls = [numpy_reference(problem), minigrad_cells(problem), minigrad_layer(problem)]
+    if torch is not None:
+        impls += [make(torch, problem) for make in (torch_fused, torch_cells, torch_primitives)]
+    return impls
+
+
+# --- Gradient verification ------------------------------------------------------------------
+
+
+class GradientMismatch(AssertionError):
+    """An implementation's gradients disagree with the hand-derived reference."""
+
+
+def compare_grads(impl: Impl, expected: dict[str, np.ndarray], rtol: float, atol: float) -> None:
+    """Raise GradientMismatch naming the implementation and array unless all gradients agree."""
+    got = impl.grads()
+    for name, want in expected.items():
+        have = got.get(name)
+        if have is None or have.shape != want.shape or have.dtype != want.dtype:
+            raise GradientMismatch(
+                f"{impl.name}: gradient of {name} is "
+                f"{None if have is None else (have.shape, have.dtype)}, expected "
+                f"{(want.shape, want.dtype)}"
+            )
+        scale = atol * max(1.0, float(np.max(np.abs(want))))
+        if not np.allclose(have, want, rtol=rtol, atol=scale):
+            worst = float(np.max(np.abs(have - want)))
+            raise GradientMismatch(
+                f"{impl.name}: gradient of {name} disagrees with the hand-derived numpy BPTT "
+                f"(max abs difference {worst:.3g}, rtol={rtol}, atol={scale:.3g})"
+            )
+
+
+def verify(problem: Problem, torch: Any = None, rtol: float = 1e-9, atol: float = 1e-12) -> int:
+    """Run every implementation once and check its gradients against the reference's.
+
+    Returns how many implementations were checked; raises GradientMismatch on disagreement.
+    """
+    impls = implementations(problem, torch)
+    for impl in impls:
+        impl.step()
+    expected = impls[0].grads()
+    for impl in impls[1:]:
+        compare_grads(impl, expected, rtol, atol)
+    return len(impls) - 1
+
+
+def verify_all(sizes: list[Size], torch: Any) -> None:
+    """Tight float64 check at a small size, then a float32 check at each timed size."""
+    for kind in KINDS:
+        checked = verify(make_problem(kind, VERIFY_SIZE, np.float64), torch)
+        print(f"gradients agree: {kind}, float64, {VERIFY_SIZE}, {checked} implementations")
+        for size in sizes:
+            verify(make_problem(kind, size, np.float32), torch, rtol=1e-3, atol=1e-4)
+            print(f"gradients agree: {kind}, float32, {size} (rtol 1e-3)")
+
+
+# --- Timing ------------------------------------------------------------------------------------
+
+
+def build_groups(
+    sizes: dict[str, Size], torch: Any, timing_seconds: float
+) -> dict[str, dict[str, harness.Sampler]]:
+    """One case per (size, kind), each with a calibrated sampler per implementation."""
+    groups = {}
+    for size_name, size in sizes.items():
+        for kind in KINDS:
+            impls = implementations(make_problem(kind, size), torch)
+            case = f"{size_name} {kind.upper()}"
+            groups[case] = {
+                impl.name: harness.repeated(impl.step, timing_seconds, "step") for impl in impls
+            }
+    return groups
+
+
+def report(samples: dict, sizes: dict[str, Size]) -> str:
+    """Markdown table: ms per step and the same-round ratio to the hand-derived numpy."""
+    header = ["case", "implementation", "ms/step median (min–max)", "÷ numpy, same-round median"]
+    header[-1] += " (min–max)"
+    rows = []
+    for (case, _), per_impl in samples.items():
+        size = sizes[case.split()[0]]
+        reference = per_impl[REFERENCE]
+        for name, values in per_impl.items():
+            ratio = harness.paired_ratios(values, reference).format(digits=2)
+            spread = harness.Spread.of(values).format(1e3, digits=2)
+            rows.append([f"{case} ({size})", name, spread, ratio])
+    return harness.markdown_table(header, rows)
+
+
+# --- Memory and profile ------------------------------------------------------------------------
+
+
+def traced_peak(fn: Callable[[], Any]) -> int:
+    """Peak bytes allocated while `fn` runs, by tracemalloc (which sees numpy's buffers)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def memory_report(size: Size = MEMORY_SIZE) -> str:
+    """Peak memory of one float32 LSTM training step, against the reference's activation cache."""
+    problem = make_problem("lstm", size)
+    cache = ref.cache_bytes("lstm", problem.params, problem.x)
+    rows = [[f"{REFERENCE}: activation cache (exact size)", f"{cache / 2**20:.2f}", "1.00"]]
+    for impl in (numpy_reference(problem), minigrad_cells(problem), minigrad_layer(problem)):
+        impl.step()  # warm up: what a first call allocates once is not part of a step
+        peak = traced_peak(impl.step)
+        rows.append(
+            [f"{impl.name}: peak of one step", f"{peak / 2**20:.2f}", f"{peak / cache:.2f}"]
+        )
+    title = f"Memory of one LSTM training step, float32, {size} (tracemalloc peak)\n\n"
+    return title + harness.markdown_table(["what", "MiB", "÷ reference cache"], rows)
+
+
+def profile_report(size_name: str = "tiny", top: int = 20, rounds: int = 5) -> str:
+    """Where minigrad's LSTM step (cell loop) spends its time: garbage collection, then cProfile."""
+    size = SIZES[size_name]
+    impl = minigrad_cells(make_problem("lstm", size))
+
+    def without_gc() -> None:
+        gc.disable()
+        try:
+            impl.step()
+        finally:
+            gc.enable()
+
+    samplers = {"gc enabled": impl.step, "gc disabled": without_gc}
+    groups = {"gc": {name: harness.repeated(fn, 0.05, "step") for name, fn in samplers.items()}}
+    (per_mode,) = harness.interleave(groups, rounds).values()
+    ratio = harness.paired_ratios(per_mode["gc enabled"], per_mode["gc disabled"])
+    lines = [f"{impl.name}, {size}, {rounds} rounds:"]
+    lines += [f"  {m}: {harness.Spread.of(v).format(1e3, 2)} ms/step" for m, v in per_mode.items()]
+    lines.append(f"  enabled / disabled, same round: {ratio.format(digits=2)}")
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(20):
+        impl.step()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    lines.append(f"\ncProfile of 20 steps ({20 * size.steps} cell calls), by own time:")
+    return "\n".join(lines) + "\n" + out.getvalue()
+
+
+# --- Command line ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=("main", "tiny", "both"), default="both")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 9, quick 3)")
+    parser.add_argument("--quick", action="store_true", help="shorter samples, fewer rounds")
+    parser.add_argument("--memory", action="store_true", help="peak memory instead of speed")
+    parser.add_argument("--profile", action="store_true", help="cProfile minigrad's tiny LSTM")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 9)
+    sizes = {n: s for n, s in SIZES.items() if args.size in (n, "both")}
+
+    torch = harness.load_torch()
+    print(harness.describe_machine(torch))
+    if args.memory:
+        print(memory_report())
+        return
+    if args.profile:
+        print(profile_report())
+        return
+    try:
+        verify_all(list(sizes.values()), torch)
+    except GradientMismatch as error:
+        sys.exit(f"\nGRADIENT MISMATCH, nothing timed: {error}")
+    print(f"float32; {rounds} rounds, implementations interleaved (rotating order) each round")
+    groups = build_groups(sizes, torch, timing_seconds=0.01 if args.quick else 0.05)
+    samples = harness.interleave(groups, rounds, progress=True)
+    print()
+    print(report(samples, sizes))
+
+
+if __name__ == "__main__":
+    main()
