@@ -166,13 +166,14 @@ class Node:
         self.fn = fn
         self.needs_input_grad = needs_input_grad  # which of the forward's arguments need a grad
         # Per argument, where its gradient goes: the node that made it, the leaf itself, or None.
-        self.edges = tuple(
-            [(x._node or x) if need else None for x, need in zip(inputs, needs_input_grad)]
-        )
-        if any(need and x._index for x, need in zip(inputs, needs_input_grad)):
-            self.edge_index = tuple(
-                [x._index if need else 0 for x, need in zip(inputs, needs_input_grad)]
-            )
+        edges = []
+        for x, need in zip(inputs, needs_input_grad):
+            edges.append((x._node or x) if need else None)
+            if need and x._index:  # an output of a multi-output op other than the first
+                self.edge_index = tuple(
+                    y._index if n else 0 for y, n in zip(inputs, needs_input_grad)
+                )
+        self.edges = tuple(edges)
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep these tensors (inputs or the output) for backward."""
