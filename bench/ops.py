@@ -71,8 +71,8 @@ class MinigradLib:
         return mg.Tensor(array, requires_grad=True)
 
     @staticmethod
-    def backward(y: mg.Tensor) -> None:
-        y.backward(np.ones_like(y.data))
+    def backward(y: mg.Tensor, create_graph: bool = False) -> None:
+        y.backward(np.ones_like(y.data), create_graph=create_graph)
 
 
 class TorchLib:
@@ -86,26 +86,37 @@ class TorchLib:
     def leaf(self, array: np.ndarray) -> Any:
         return self.torch.tensor(array, requires_grad=True)
 
-    def backward(self, y: Any) -> None:
-        y.backward(self.torch.ones_like(y))
+    def backward(self, y: Any, create_graph: bool = False) -> None:
+        y.backward(self.torch.ones_like(y), create_graph=create_graph)
 
 
 class OpChain:
-    """The timed unit: `length` applications of `op` to leaf x (operand: leaf w), then backward."""
+    """The timed unit: `length` applications of `op` to leaf x (operand: leaf w), then backward.
+
+    With `create_graph=True` the backward is itself recorded (what grad-of-grad needs): set
+    beside the plain case, it shows what the first-order path does not pay for.
+    """
 
     def __init__(
-        self, lib: Any, op: str, shape: tuple[int, int], dtype: str, length: int = CHAIN
+        self,
+        lib: Any,
+        op: str,
+        shape: tuple[int, int],
+        dtype: str,
+        length: int = CHAIN,
+        create_graph: bool = False,
     ) -> None:
         x0, w0 = operands(op, shape, dtype)
         self.x, self.w = lib.leaf(x0), lib.leaf(w0)
         self.lib, self.apply, self.length = lib, OPS[op], length
+        self.create_graph = create_graph
 
     def __call__(self) -> None:
         self.x.grad = self.w.grad = None
         y = self.x
         for _ in range(self.length):
             y = self.apply(y, self.w)
-        self.lib.backward(y)
+        self.lib.backward(y, create_graph=self.create_graph)
 
 
 def long_chain(lib: Any, dtype: str, length: int = LONG_CHAIN) -> Callable[[], dict[str, float]]:
@@ -142,6 +153,14 @@ def build_groups(
                 lib.name: harness.repeated(OpChain(lib, op, shape, dtype), timing_seconds, "op")
                 for lib in libs
             }
+    for shape in shapes:
+        case = f"tanh {shape[0]}x{shape[1]}, backward with create_graph=True"
+        groups[case] = {
+            lib.name: harness.repeated(
+                OpChain(lib, "tanh", shape, dtype, create_graph=True), timing_seconds, "op"
+            )
+            for lib in libs
+        }
     case = f"chain x*0.999+0.001, {chain_length:,} steps (ms)"
     groups[case] = {lib.name: long_chain(lib, dtype, chain_length) for lib in libs}
     return groups

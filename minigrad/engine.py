@@ -155,25 +155,20 @@ class Node:
 
     n_outputs = 1  # a Function may return a tuple of outputs (split does)
     output_meta: tuple = ()  # (shape, dtype) of each output, kept when there are several
-    edge_index: tuple | None = None  # which output of each input's node, when not all are 0
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # None once released by backward
     _saved_data: tuple = ()
     _owners: tuple | list = ()  # arrays this node made read-only
 
-    def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple) -> None:
+    def __init__(self, fn: type[Function], edges: tuple) -> None:
         self.fn = fn
-        self.needs_input_grad = needs_input_grad  # which of the forward's arguments need a grad
-        # Per argument, where its gradient goes: the node that made it, the leaf itself, or None.
-        edges = []
-        for x, need in zip(inputs, needs_input_grad):
-            edges.append((x._node or x) if need else None)
-            if need and x._index:  # an output of a multi-output op other than the first
-                self.edge_index = tuple(
-                    y._index if n else 0 for y, n in zip(inputs, needs_input_grad)
-                )
-        self.edges = tuple(edges)
+        self.edges = edges  # per forward argument, where its gradient goes (see `_edge`)
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """For each argument of forward: does it need a gradient?"""
+        return tuple([edge is not None for edge in self.edges])
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep these tensors (inputs or the output) for backward."""
@@ -235,13 +230,13 @@ class Node:
         return f"<{self.fn.__name__} node>"
 
 
-def _expected(target: Node | Tensor, index: int) -> tuple:
-    """The shape and dtype a gradient flowing to `target` (output `index`) must have."""
-    if isinstance(target, Tensor):
-        return target.data.shape, target.data.dtype
-    if target.output_meta:  # a Function that returned a tuple of outputs
-        return target.output_meta[index]
-    return target._out_shape, target._out_dtype
+def _edge(tensor: Tensor) -> Node | Tensor | tuple:
+    """Where a gradient for `tensor` goes: the leaf itself, the node that made it, or, for an
+    op with several outputs, (that node, which output)."""
+    node = tensor._node
+    if node is None:
+        return tensor
+    return node if node.n_outputs == 1 else (node, tensor._index)
 
 
 class _Unrecorded:
@@ -275,9 +270,11 @@ class Function:
         """Run forward and, if any input requires grad, record the call for backward."""
         global _grad_enabled
         if _grad_enabled:
-            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
-            if True in needs:
-                node = Node(cls, inputs, needs)
+            edges = [
+                _edge(x) if isinstance(x, Tensor) and x.requires_grad else None for x in inputs
+            ]
+            if edges.count(None) != len(edges):  # some input needs a gradient: record
+                node = Node(cls, tuple(edges))
                 _grad_enabled = False
                 try:
                     result = cls.forward(node, *inputs)
@@ -471,19 +468,23 @@ def run_backward(
                         if (node, index) in wanted_outputs:
                             captured[wanted_outputs[node, index]] = g
                 input_grads = _call_backward(node, grads)
-            for position, (target, input_grad) in enumerate(zip(node.edges, input_grads)):
+            for target, input_grad in zip(node.edges, input_grads):
                 if target is None:
                     continue
-                index = node.edge_index[position] if node.edge_index else 0
+                index = 0
+                if type(target) is tuple:  # an output of a multi-output op
+                    target, index = target
+                is_leaf = isinstance(target, Tensor)
                 if input_grad is not None:
-                    input_grad = _checked_grad(node, *_expected(target, index), input_grad)
-                    if isinstance(target, Tensor):
+                    input_grad = _checked_grad(node, target, index, input_grad)
+                    if is_leaf:
                         deliver_to_leaf(target, input_grad)
                     else:
                         accumulate(target, index, input_grad)
-                if not isinstance(target, Tensor):
-                    dependencies[target] -= 1
-                    if dependencies[target] == 0:
+                if not is_leaf:
+                    waiting = dependencies[target] - 1  # uses of target not yet back-propagated
+                    dependencies[target] = waiting
+                    if waiting == 0:
                         ready.append(target)
             if not retain_graph and node._saved_data:
                 node._release()  # free (and unlock) what forward saved, as soon as possible
@@ -520,6 +521,8 @@ def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
     while stack:
         node = stack.pop()
         for child in node.edges:
+            if type(child) is tuple:
+                child = child[0]
             if child is not None and not isinstance(child, Tensor):
                 if child in dependencies:
                     dependencies[child] += 1
@@ -557,10 +560,16 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
     return input_grads
 
 
-def _checked_grad(node: Node, shape: tuple, dtype: np.dtype, grad: Any) -> Tensor:
-    """A gradient must match its input's shape; its dtype is cast to the input's, as PyTorch."""
+def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> Tensor:
+    """A gradient must have its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
         grad = _wrap(np.asarray(grad))
+    if isinstance(target, Tensor):  # a leaf
+        shape, dtype = target.data.shape, target.data.dtype
+    elif target.output_meta:  # output `index` of an op with several outputs
+        shape, dtype = target.output_meta[index]
+    else:
+        shape, dtype = target._out_shape, target._out_dtype
     if grad.data.shape != shape:
         raise RuntimeError(
             f"{node.fn.__name__}.backward returned a gradient of shape {grad.data.shape} for an "

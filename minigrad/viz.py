@@ -86,6 +86,9 @@ def to_dot(
         for position, target in enumerate(node.edges):
             if target is None:  # an operand no gradient flows to: not part of the graph
                 continue
+            index = 0
+            if type(target) is tuple:  # an output of an op with several outputs
+                target, index = target
             if isinstance(target, Tensor):  # a leaf
                 source = dot_id(target, "t")
                 if id(target) not in seen_tensors:
@@ -93,7 +96,6 @@ def to_dot(
                     edges.append(_leaf_line(source, target, label_of.get(id(target))))
                 edges.append(_edge(source, node_id, position, node, None))
                 continue
-            index = node.edge_index[position] if node.edge_index else 0
             source = dot_id(target, "op")
             output = f"[{index}] " if target.n_outputs > 1 else ""
             value = known.get((target, index)) or _retained(target, index)
