@@ -176,41 +176,61 @@ class Node:
 
     @property
     def saved_tensors(self) -> tuple:
-        """The saved tensors, checked to be unchanged since forward."""
+        """The saved tensors, rebuilt from the saved arrays and where each came from."""
         if self._saved is None:
             raise RuntimeError(
                 f"{self.fn.__name__}: trying to backward through the graph a second time (or "
                 f"to read saved tensors after they were freed); pass retain_graph=True to the "
                 f"first backward if you need to go through it twice"
             )
-        tensors = []
-        for tensor, data in zip(self._saved, self._saved_data):
-            if type(tensor) is int:  # our own output number `tensor`, re-attached to this node
-                tensor = _wrap(data, self, tensor)
-            elif tensor is not None and tensor.data is not data:
-                raise RuntimeError(
-                    f"{self.fn.__name__}: a tensor of shape {data.shape} saved for backward "
-                    f"had its .data replaced after forward; its gradients would be wrong"
-                )
-            tensors.append(tensor)
-        return tuple(tensors)
+        return tuple(
+            [self._unpack(source, data) for source, data in zip(self._saved, self._saved_data)]
+        )
 
-    def _seal(self, results: tuple) -> None:
-        """After forward: note the saved arrays, guard them, and never hold our own outputs."""
-        tensors, arrays, owners = [], [], []
+    def _unpack(self, source: Any, data: np.ndarray) -> Tensor | None:
+        """One saved tensor: `source` is ~k for our own output k, p for input p, else a Tensor."""
+        if type(source) is not int:
+            tensor = source  # None, or a tensor that was neither an input nor an output
+        elif source < 0:
+            return _wrap(data, self, ~source)  # our own output, re-attached to this node
+        else:
+            target = self.edges[source]
+            if target is None:
+                return _wrap(data)  # an input that needs no gradient: a constant
+            if not isinstance(target, Tensor):  # an op's output: re-attached to its node
+                node, index = target if type(target) is tuple else (target, 0)
+                return _wrap(data, node, index)
+            tensor = target  # a leaf
+        if tensor is not None and tensor.data is not data:
+            raise RuntimeError(
+                f"{self.fn.__name__}: a tensor of shape {data.shape} saved for backward had "
+                f"its .data replaced after forward; its gradients would be wrong"
+            )
+        return tensor
+
+    def _seal(self, inputs: tuple, results: tuple) -> None:
+        """After forward: keep each saved tensor as its array and where it came from (input p,
+        or ~k for our own output k), so the node holds no Tensor and makes no cycle; guard the
+        arrays that could still be written to."""
+        sources, arrays, owners = [], [], []
         for tensor in self._saved:
-            data = None if tensor is None else tensor.data
-            for index, result in enumerate(results):
-                if result is tensor:
-                    tensor = index  # an int stands for our own output (holding it: a cycle)
-                    break
-            else:
-                owner = None if data is None else _lock(data)
-                if owner is not None:
-                    owners.append(owner)
-            tensors.append(tensor)
-            arrays.append(data)
-        self._saved, self._saved_data = tuple(tensors), tuple(arrays)
+            source = tensor
+            if tensor is not None:
+                for index, result in enumerate(results):
+                    if result is tensor:
+                        source = ~index
+                        break
+                else:
+                    for position, x in enumerate(inputs):
+                        if x is tensor:
+                            source = position
+                            break
+                    owner = _lock(tensor.data)
+                    if owner is not None:
+                        owners.append(owner)
+            sources.append(source)
+            arrays.append(None if tensor is None else tensor.data)
+        self._saved, self._saved_data = tuple(sources), tuple(arrays)
         if owners:
             self._owners = owners
 
@@ -288,7 +308,7 @@ class Function:
                 output = _wrap(data, node)
                 node._out_shape, node._out_dtype = data.shape, data.dtype  # its gradient's
                 if node._saved:
-                    node._seal((result,))
+                    node._seal(inputs, (result,))
                 if _anomaly_enabled:
                     _check_forward(node, inputs, output)
                 return output
@@ -311,7 +331,7 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
     node.n_outputs = len(outputs)
     node.output_meta = tuple((o.data.shape, o.data.dtype) for o in outputs)
     if node._saved:
-        node._seal(results)
+        node._seal(inputs, results)
     if _anomaly_enabled:
         for output in outputs:
             _check_forward(node, inputs, output)
