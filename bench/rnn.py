@@ -136,13 +136,14 @@ def minigrad_cells(problem: Problem) -> Impl:
         cell.zero_grad()
         x.grad = None
         h = mg.Tensor(zeros)
+        xs = mg.unstack(x)  # the steps' inputs; x[t] would scatter a full-size gradient per step
         if problem.kind == "lstm":
             c = mg.Tensor(zeros)
             for t in range(size.steps):
-                h, c = cell(x[t], (h, c))
+                h, c = cell(xs[t], (h, c))
         else:
             for t in range(size.steps):
-                h = cell(x[t], h)
+                h = cell(xs[t], h)
         (h * r).sum().backward()
 
     return Impl(f"minigrad {cell_type.__name__} loop", step, lambda: _minigrad_grads(cell, "", x))
@@ -216,13 +217,14 @@ def torch_cells(torch: Any, problem: Problem) -> Impl:
         cell.zero_grad(set_to_none=True)
         x.grad = None
         h = zeros
+        xs = x.unbind(0)  # as the minigrad loop does (unstack)
         if problem.kind == "lstm":
             c = zeros
             for t in range(size.steps):
-                h, c = cell(x[t], (h, c))
+                h, c = cell(xs[t], (h, c))
         else:
             for t in range(size.steps):
-                h = cell(x[t], h)
+                h = cell(xs[t], h)
         (h * r).sum().backward()
 
     return Impl(f"torch {cell_type.__name__} loop", step, lambda: _torch_grads(cell, "", x))
@@ -255,13 +257,14 @@ def torch_primitives(torch: Any, problem: Problem) -> Impl:
         params.zero_grad(set_to_none=True)
         x.grad = None
         h = zeros
+        xs = x.unbind(0)
         if problem.kind == "lstm":
             c = zeros
             for t in range(size.steps):
-                h, c = lstm_step(x[t], h, c)
+                h, c = lstm_step(xs[t], h, c)
         else:
             for t in range(size.steps):
-                h = gru_step(x[t], h)
+                h = gru_step(xs[t], h)
         (h * r).sum().backward()
 
     return Impl("torch primitives loop", step, lambda: _torch_grads(params, "", x))
@@ -405,13 +408,34 @@ def profile_report(size_name: str = "tiny", top: int = 20, rounds: int = 5) -> s
         finally:
             gc.enable()
 
-    samplers = {"gc enabled": impl.step, "gc disabled": without_gc}
-    groups = {"gc": {name: harness.repeated(fn, 0.05, "step") for name, fn in samplers.items()}}
-    (per_mode,) = harness.interleave(groups, rounds).values()
+    problem = make_problem("lstm", size)
+    layer = nn.LSTM(size.inputs, size.hidden, dtype=problem.dtype)
+
+    def forward_recorded() -> None:
+        layer(problem.x)
+
+    def forward_unrecorded() -> None:
+        with mg.no_grad():
+            layer(problem.x)
+
+    samplers = {
+        "gc": {"gc enabled": impl.step, "gc disabled": without_gc},
+        "recording": {"recorded": forward_recorded, "under no_grad": forward_unrecorded},
+    }
+    groups = {
+        group: {name: harness.repeated(fn, 0.05, "step") for name, fn in members.items()}
+        for group, members in samplers.items()
+    }
+    per_group = harness.interleave(groups, rounds)
+    per_mode, forwards = per_group[("gc", "step")], per_group[("recording", "step")]
     ratio = harness.paired_ratios(per_mode["gc enabled"], per_mode["gc disabled"])
     lines = [f"{impl.name}, {size}, {rounds} rounds:"]
     lines += [f"  {m}: {harness.Spread.of(v).format(1e3, 2)} ms/step" for m, v in per_mode.items()]
     lines.append(f"  enabled / disabled, same round: {ratio.format(digits=2)}")
+    lines.append(f"minigrad nn.LSTM forward only, {size}, {rounds} rounds:")
+    lines += [f"  {m}: {harness.Spread.of(v).format(1e3, 2)} ms/step" for m, v in forwards.items()]
+    ratio = harness.paired_ratios(forwards["recorded"], forwards["under no_grad"])
+    lines.append(f"  recorded / no_grad, same round: {ratio.format(digits=2)}")
 
     profiler = cProfile.Profile()
     profiler.enable()
