@@ -208,28 +208,28 @@ class Node:
             )
         return tensor
 
-    def _seal(self, inputs: tuple, results: tuple) -> None:
+    def _seal(self, inputs: tuple, results: tuple, outputs: tuple) -> None:
         """After forward: keep each saved tensor as its array and where it came from (input p,
         or ~k for our own output k), so the node holds no Tensor and makes no cycle; guard the
         arrays that could still be written to."""
         sources, arrays, owners = [], [], []
         for tensor in self._saved:
-            source = tensor
+            source, data = tensor, None if tensor is None else tensor.data
             if tensor is not None:
                 for index, result in enumerate(results):
                     if result is tensor:
-                        source = ~index
+                        source, data = ~index, outputs[index]  # the array actually recorded
                         break
                 else:
                     for position, x in enumerate(inputs):
                         if x is tensor:
                             source = position
                             break
-                    owner = _lock(tensor.data)
+                    owner = _lock(data)
                     if owner is not None:
                         owners.append(owner)
             sources.append(source)
-            arrays.append(None if tensor is None else tensor.data)
+            arrays.append(data)
         self._saved, self._saved_data = tuple(sources), tuple(arrays)
         if owners:
             self._owners = owners
@@ -308,7 +308,7 @@ class Function:
                 output = _wrap(data, node)
                 node._out_shape, node._out_dtype = data.shape, data.dtype  # its gradient's
                 if node._saved:
-                    node._seal(inputs, (result,))
+                    node._seal(inputs, (result,), (data,))
                 if _anomaly_enabled:
                     _check_forward(node, inputs, output)
                 return output
@@ -331,7 +331,7 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
     node.n_outputs = len(outputs)
     node.output_meta = tuple((o.data.shape, o.data.dtype) for o in outputs)
     if node._saved:
-        node._seal(inputs, results)
+        node._seal(inputs, results, tuple(o.data for o in outputs))
     if _anomaly_enabled:
         for output in outputs:
             _check_forward(node, inputs, output)
@@ -349,11 +349,12 @@ def _read_only(data: np.ndarray, inputs: tuple) -> np.ndarray:
 
 
 def _as_output_array(fn: type[Function], result: Any) -> np.ndarray:
+    """What forward returned, as an ndarray (numpy gives 0-d results as scalars)."""
     if isinstance(result, Tensor):
-        return result.data
+        result = result.data
     if isinstance(result, np.ndarray):
         return result
-    if isinstance(result, np.generic):  # numpy reductions return scalars: keep their dtype
+    if isinstance(result, np.generic):  # a numpy scalar: keep its dtype
         return np.asarray(result)
     raise TypeError(f"{fn.__name__}.forward must return a Tensor or an ndarray, got {result!r}")
 

@@ -696,3 +696,32 @@ def test_numpy_array_operand_follows_numpy_promotion():
     assert (np.ones(2) + x).dtype == np.float64  # a float64 array upcasts, as in numpy
     assert (np.ones(2, dtype=np.float32) + x).dtype == np.float32
     assert (x * np.ones(2, dtype=np.int64)).dtype == np.float64
+
+
+ZERO_D_CASES = {
+    "pow": lambda x: x**2,
+    "pow_tensor": lambda x: x**x,
+    "rpow": lambda x: 2.0**x,
+    "div": lambda x: x / 3.0,
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "relu": lambda x: x.relu(),
+    "max": lambda x: x.max(),
+    "sum": lambda x: x.sum(),
+    "mean": lambda x: x.mean(),
+    "maximum": lambda x: mg.maximum(x, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D_CASES))
+@pytest.mark.parametrize("record", [True, False])
+def test_0d_results_hold_ndarrays(name, record):
+    """numpy returns 0-d results as scalars; a Tensor's .data is always an ndarray."""
+    x = Tensor(np.array(2.0, dtype=np.float32), requires_grad=record)
+    y = ZERO_D_CASES[name](x)
+    assert type(y.data) is np.ndarray and y.shape == () and y.dtype == np.float32
+    if record:
+        y.backward()
+        assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32
