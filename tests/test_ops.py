@@ -496,7 +496,6 @@ def test_linear_shape_error_names_the_op_and_shapes():
         mg.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3))), Tensor(np.ones(3)))
 
 
-
 @st.composite
 def matmul_shapes(draw, kinds=("vv", "vm", "mv", "mm", "vb", "bv")):
     """Shapes for every np.matmul case: 1-D operands and broadcast batch dimensions."""
