@@ -19,6 +19,15 @@ from minigrad.nn import functional as F
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# The cells the studies compare: name -> (cell, initial forget-gate bias). "lstm-fb1" starts its
+# forget gate's bias at +1 instead of around 0, a common trick to keep gradients flowing.
+VARIANTS = {
+    "rnn": ("rnn", 0.0),
+    "gru": ("gru", 0.0),
+    "lstm": ("lstm", 0.0),
+    "lstm-fb1": ("lstm", 1.0),
+}
+COLORS = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue", "lstm-fb1": "tab:purple"}
 
 
 class Progress:

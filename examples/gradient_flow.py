@@ -15,7 +15,7 @@ the adding problem (at a shorter length, `--train-length`), a task that can only
 carrying information, and so gradient, across the sequence. The test error each model reached is
 printed too, to tell the models that learned the task from those that did not.
 
-"lstm fb=1" is an LSTM whose forget-gate bias starts at 1 instead of around 0: a common trick
+"lstm-fb1" is an LSTM whose forget-gate bias starts at 1 instead of around 0: a common trick
 that starts the forget gate near sigmoid(1) = 0.73 instead of 0.5.
 """
 
@@ -31,7 +31,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 from common import (
+    COLORS,
     DEFAULT_OUT,
+    VARIANTS,
     Progress,
     Regressor,
     adding_batch,
@@ -43,14 +45,6 @@ from common import (
 import minigrad as mg
 from minigrad import nn
 from minigrad.nn import functional as F
-
-VARIANTS = {
-    "rnn": ("rnn", 0.0),
-    "gru": ("gru", 0.0),
-    "lstm": ("lstm", 0.0),
-    "lstm fb=1": ("lstm", 1.0),
-}
-COLORS = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue", "lstm fb=1": "tab:purple"}
 
 
 def gradient_profile(model: Regressor, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -23,7 +23,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 from common import (
     BASELINE_MSE,
+    COLORS,
     DEFAULT_OUT,
+    VARIANTS,
     Progress,
     Regressor,
     evaluate_adding,
@@ -32,14 +34,6 @@ from common import (
 )
 
 from minigrad import nn
-
-VARIANTS = {
-    "rnn": ("rnn", 0.0),
-    "gru": ("gru", 0.0),
-    "lstm": ("lstm", 0.0),
-    "lstm-fb1": ("lstm", 1.0),
-}
-COLORS = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue", "lstm-fb1": "tab:purple"}
 
 
 def run(args: argparse.Namespace) -> dict:

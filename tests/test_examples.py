@@ -138,7 +138,7 @@ def test_gradient_flow_smoke_writes_plot_and_table(tmp_path: Path) -> None:
         "rnn (init)",
         "gru (init)",
         "lstm (init)",
-        "lstm fb=1 (init)",
+        "lstm-fb1 (init)",
     ]
     distance_zero = [float(c) for c in rows[2][1:]]
     assert distance_zero == [1.0] * 8  # each profile is relative to the last step
