@@ -135,15 +135,8 @@ def minigrad_cells(problem: Problem) -> Impl:
     def step() -> None:
         cell.zero_grad()
         x.grad = None
-        h = mg.Tensor(zeros)
         xs = mg.unstack(x)  # the steps' inputs; x[t] would scatter a full-size gradient per step
-        if problem.kind == "lstm":
-            c = mg.Tensor(zeros)
-            for t in range(size.steps):
-                h, c = cell(xs[t], (h, c))
-        else:
-            for t in range(size.steps):
-                h = cell(xs[t], h)
+        h = _unroll(problem.kind, cell, xs, mg.Tensor(zeros))
         (h * r).sum().backward()
 
     return Impl(f"minigrad {cell_type.__name__} loop", step, lambda: _minigrad_grads(cell, "", x))
@@ -216,15 +209,7 @@ def torch_cells(torch: Any, problem: Problem) -> Impl:
     def step() -> None:
         cell.zero_grad(set_to_none=True)
         x.grad = None
-        h = zeros
-        xs = x.unbind(0)  # as the minigrad loop does (unstack)
-        if problem.kind == "lstm":
-            c = zeros
-            for t in range(size.steps):
-                h, c = cell(xs[t], (h, c))
-        else:
-            for t in range(size.steps):
-                h = cell(xs[t], h)
+        h = _unroll(problem.kind, cell, x.unbind(0), zeros)  # unbind: as minigrad's unstack
         (h * r).sum().backward()
 
     return Impl(f"torch {cell_type.__name__} loop", step, lambda: _torch_grads(cell, "", x))
@@ -240,7 +225,8 @@ def torch_primitives(torch: Any, problem: Problem) -> Impl:
     zeros = torch.zeros(size.batch, size.hidden, dtype=dtype)
     w_ih, w_hh, b_ih, b_hh = params.weight_ih, params.weight_hh, params.bias_ih, params.bias_hh
 
-    def lstm_step(x_t: Any, h: Any, c: Any) -> tuple[Any, Any]:
+    def lstm_step(x_t: Any, state: tuple[Any, Any]) -> tuple[Any, Any]:
+        h, c = state
         gates = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
         i, f, g, o = gates.chunk(4, 1)
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
@@ -256,18 +242,25 @@ def torch_primitives(torch: Any, problem: Problem) -> Impl:
     def step() -> None:
         params.zero_grad(set_to_none=True)
         x.grad = None
-        h = zeros
-        xs = x.unbind(0)
-        if problem.kind == "lstm":
-            c = zeros
-            for t in range(size.steps):
-                h, c = lstm_step(xs[t], h, c)
-        else:
-            for t in range(size.steps):
-                h = gru_step(xs[t], h)
+        step_fn = lstm_step if problem.kind == "lstm" else gru_step
+        h = _unroll(problem.kind, step_fn, x.unbind(0), zeros)
         (h * r).sum().backward()
 
     return Impl("torch primitives loop", step, lambda: _torch_grads(params, "", x))
+
+
+def _unroll(kind: str, step: Any, xs: Any, zeros: Any) -> Any:
+    """The last h of a loop of `step` over the inputs `xs`, from a zero state:
+    step(x, (h, c)) -> (h, c) for an LSTM, step(x, h) -> h for a GRU."""
+    if kind == "lstm":
+        state = (zeros, zeros)
+        for x_t in xs:
+            state = step(x_t, state)
+        return state[0]
+    h = zeros
+    for x_t in xs:
+        h = step(x_t, h)
+    return h
 
 
 def _size_of(problem: Problem) -> Size:

@@ -68,21 +68,19 @@ class Module:
         elif isinstance(value, Module):
             self._forget(name)
             modules[name] = value
-        elif parameters is not None and name in parameters:
-            if value is not None:
-                raise TypeError(
-                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to the "
-                    f"parameter '{name}' (a Parameter or None is expected)"
-                )
-            parameters[name] = None
-        elif modules is not None and name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to the "
-                    f"submodule '{name}' (a Module or None is expected)"
-                )
-            modules[name] = None
         else:
+            for registry, role, expected in (
+                (parameters, "parameter", "Parameter"),
+                (modules, "submodule", "Module"),
+            ):
+                if registry is not None and name in registry:  # a registered slot: keep its kind
+                    if value is not None:
+                        raise TypeError(
+                            f"{type(self).__name__}: cannot assign a {type(value).__name__} to "
+                            f"the {role} '{name}' (a {expected} or None is expected)"
+                        )
+                    registry[name] = None
+                    return
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:  # only reached when ordinary lookup fails
