@@ -142,6 +142,22 @@ def _unlock(owner: np.ndarray) -> None:
         owner.flags.writeable = True
 
 
+class _Guard:
+    """The arrays one node made read-only: unlocked when the node drops this (released or freed).
+
+    Only nodes that locked something carry one, so freeing an ordinary node runs no Python code.
+    """
+
+    __slots__ = ("owners",)
+
+    def __init__(self, owners: list) -> None:
+        self.owners = owners
+
+    def __del__(self) -> None:
+        for owner in self.owners:
+            _unlock(owner)
+
+
 # --- Nodes and Functions -----------------------------------------------------------------------
 
 
@@ -159,7 +175,7 @@ class Node:
     created_at = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # None once released by backward
     _saved_data: tuple = ()
-    _owners: tuple | list = ()  # arrays this node made read-only
+    _guard: _Guard | None = None  # unlocks the arrays this node made read-only
 
     def __init__(self, fn: type[Function], edges: tuple) -> None:
         self.fn = fn
@@ -232,19 +248,13 @@ class Node:
             arrays.append(data)
         self._saved, self._saved_data = tuple(sources), tuple(arrays)
         if owners:
-            self._owners = owners
+            self._guard = _Guard(owners)
 
     def _release(self) -> None:
-        """Free what forward saved: backward through this node is over."""
+        """Free (and unlock) what forward saved: backward through this node is over."""
         self._saved = None
         self._saved_data = ()
-        for owner in self._owners:
-            _unlock(owner)
-        self._owners = ()
-
-    def __del__(self) -> None:
-        if self._owners:
-            self._release()
+        self._guard = None
 
     def __repr__(self) -> str:
         return f"<{self.fn.__name__} node>"
@@ -290,21 +300,19 @@ class Function:
         """Run forward and, if any input requires grad, record the call for backward."""
         global _grad_enabled
         if _grad_enabled:
-            edges = [
-                _edge(x) if isinstance(x, Tensor) and x.requires_grad else None for x in inputs
-            ]
+            edges = tuple(
+                [_edge(x) if isinstance(x, Tensor) and x.requires_grad else None for x in inputs]
+            )
             if edges.count(None) != len(edges):  # some input needs a gradient: record
-                node = Node(cls, tuple(edges))
+                node = Node(cls, edges)
                 _grad_enabled = False
                 try:
                     result = cls.forward(node, *inputs)
                 finally:
                     _grad_enabled = True
-                if isinstance(result, tuple):
+                if type(result) is tuple:
                     return _record_outputs(node, inputs, result)
-                data = _as_output_array(cls, result)
-                if data.flags.writeable:
-                    data = _read_only(data, inputs)
+                data = _recorded_array(cls, result, inputs)
                 output = _wrap(data, node)
                 node._out_shape, node._out_dtype = data.shape, data.dtype  # its gradient's
                 if node._saved:
@@ -315,36 +323,34 @@ class Function:
         result = cls.forward(_Unrecorded(), *inputs)
         if type(result) is np.ndarray:
             return _wrap(result)
-        if isinstance(result, tuple):
-            return tuple(_wrap(_as_output_array(cls, r)) for r in result)
+        if type(result) is tuple:
+            return tuple([_wrap(_as_output_array(cls, r)) for r in result])
         return _wrap(_as_output_array(cls, result))
 
 
 def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
     """The recorded outputs of a Function that returned several (each knows its index)."""
-    outputs = []
-    for index, result in enumerate(results):
-        data = _as_output_array(node.fn, result)
-        if data.flags.writeable:
-            data = _read_only(data, inputs)
-        outputs.append(_wrap(data, node, index))
+    arrays = tuple([_recorded_array(node.fn, result, inputs) for result in results])
+    outputs = tuple([_wrap(data, node, index) for index, data in enumerate(arrays)])
     node.n_outputs = len(outputs)
-    node.output_meta = tuple((o.data.shape, o.data.dtype) for o in outputs)
+    node.output_meta = tuple([(data.shape, data.dtype) for data in arrays])
     if node._saved:
-        node._seal(inputs, results, tuple(o.data for o in outputs))
+        node._seal(inputs, results, arrays)
     if _anomaly_enabled:
         for output in outputs:
             _check_forward(node, inputs, output)
-    return tuple(outputs)
+    return outputs
 
 
-def _read_only(data: np.ndarray, inputs: tuple) -> np.ndarray:
-    """A recorded output is read-only (a forward returning an input's array gets a view)."""
-    for x in inputs:
-        if isinstance(x, Tensor) and x.data is data:
-            data = data.view()
-            break
-    data.flags.writeable = False
+def _recorded_array(fn: type[Function], result: Any, inputs: tuple) -> np.ndarray:
+    """A recorded output's array, read-only from birth (an input's own array gets a view)."""
+    data = result if type(result) is np.ndarray else _as_output_array(fn, result)
+    if data.flags.writeable:
+        for x in inputs:
+            if isinstance(x, Tensor) and x.data is data:
+                data = data.view()
+                break
+        data.flags.writeable = False
     return data
 
 
@@ -495,7 +501,7 @@ def run_backward(
                 index = 0
                 if type(target) is tuple:  # an output of a multi-output op
                     target, index = target
-                is_leaf = isinstance(target, Tensor)
+                is_leaf = type(target) is not Node
                 if input_grad is not None:
                     input_grad = _checked_grad(node, target, index, input_grad)
                     if is_leaf:
@@ -540,17 +546,17 @@ def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
     for root in stack:
         _check_not_released(root)
     while stack:
-        node = stack.pop()
-        for child in node.edges:
+        for child in stack.pop().edges:
             if type(child) is tuple:
                 child = child[0]
-            if child is not None and not isinstance(child, Tensor):
-                if child in dependencies:
-                    dependencies[child] += 1
-                else:
-                    dependencies[child] = 1
-                    _check_not_released(child)
-                    stack.append(child)
+            if type(child) is not Node:
+                continue  # no gradient needed, or a leaf
+            count = dependencies.get(child)
+            if count is None:
+                _check_not_released(child)
+                stack.append(child)
+                count = 0
+            dependencies[child] = count + 1
     return dependencies
 
 

@@ -293,15 +293,15 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
 
 
 def _expand_reduced(g: Tensor, ctx: Node) -> Tensor:
-    """Spread the gradient of a reduction back over the input's shape."""
-    return g.reshape(ctx.kept).broadcast_to(ctx.shape)
+    """Spread the gradient of a reduction over `ctx.axis` back over the input's shape."""
+    return g.reshape(_kept_shape(ctx.shape, ctx.axis)).broadcast_to(ctx.shape)
 
 
 class Sum(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        ctx.shape, ctx.kept = a.shape, _kept_shape(a.shape, axis)
-        return np.sum(a.data, axis=axis, keepdims=keepdims)
+        ctx.shape, ctx.axis = a.shape, axis
+        return a.data.sum(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -313,16 +313,16 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
-        ctx.shape, ctx.kept, ctx.axis = a.shape, _kept_shape(a.shape, axis), axis
-        out = _wrap(np.max(a.data, axis=axis, keepdims=keepdims))
+        ctx.shape, ctx.axis = a.shape, axis
+        out = _wrap(a.data.max(axis=axis, keepdims=keepdims))
         ctx.save_for_backward(a, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
-        is_max = a.data == out.data.reshape(ctx.kept)
-        share = constant(is_max / np.sum(is_max, axis=ctx.axis, keepdims=True), g.dtype)
+        is_max = a.data == out.data.reshape(_kept_shape(ctx.shape, ctx.axis))
+        share = constant(is_max / is_max.sum(axis=ctx.axis, keepdims=True), g.dtype)
         return _expand_reduced(g, ctx) * share, None, None
 
 
@@ -336,7 +336,7 @@ class SumTo(Function):
         axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1
         )
-        return np.sum(a.data, axis=axes, keepdims=True).reshape(shape)
+        return a.data.sum(axis=axes, keepdims=True).reshape(shape)
 
     @staticmethod
     def backward(ctx, g):
