@@ -48,6 +48,21 @@ def load_torch() -> Any:
     return torch
 
 
+PEERS = {"autograd": "HIPS autograd", "mygrad": "MyGrad"}  # pure-Python autograd libraries
+
+
+def load_peers() -> dict[str, Any]:
+    """The other Python autograd libraries that are installed, by import name (rows for the
+    others are skipped): `pip install autograd mygrad` to see them side by side."""
+    peers = {}
+    for name in PEERS:
+        try:
+            peers[name] = __import__(name)
+        except ImportError:
+            pass
+    return peers
+
+
 # --- Timing ------------------------------------------------------------------------------------
 
 
@@ -141,6 +156,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
 def _cpu_model() -> str:
     """platform.processor(), or the model name from /proc/cpuinfo where that is empty (Linux)."""
     name = platform.processor()
@@ -173,7 +194,7 @@ def _minigrad_version() -> str:
     return f"git {commit}" + (f" + {dirty} uncommitted file(s) in minigrad/" if dirty else "")
 
 
-def describe_machine(torch: Any = None) -> str:
+def describe_machine(torch: Any = None, peers: dict[str, Any] | None = None) -> str:
     """Date, CPU, core count and library versions, as lines to print above the results."""
     import numpy
 
@@ -188,4 +209,10 @@ def describe_machine(torch: Any = None) -> str:
         + ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in THREAD_VARIABLES)
         + (f"; torch.get_num_threads()={torch.get_num_threads()}" if torch is not None else ""),
     ]
+    if peers is not None:
+        versions = [
+            f"{PEERS[n]} {_version(n)}" if n in peers else f"{PEERS[n]} not installed"
+            for n in PEERS
+        ]
+        lines.append("other autograd libraries: " + "; ".join(versions))
     return "\n".join(lines)

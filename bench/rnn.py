@@ -7,7 +7,8 @@ random array, backward to every weight, bias and the input x. Implementations:
 * minigrad: a Python loop of `nn.LSTMCell` / `nn.GRUCell`, and the `nn.LSTM` / `nn.GRU` layer
   (input projection of all steps in one matmul);
 * PyTorch, where installed: the fused `nn.LSTM` / `nn.GRU`, a loop of `nn.LSTMCell` / `GRUCell`,
-  and a loop of the step written with torch primitives (matmul, chunk, sigmoid, tanh).
+  and a loop of the step written with torch primitives (matmul, chunk, sigmoid, tanh);
+* HIPS autograd and MyGrad, where installed: the same primitive step in their tensors.
 
 Before anything is timed, every implementation's gradients are checked against the reference
 (float64 at a small size, tightly; float32 at the timed sizes, loosely): a mismatch aborts.
@@ -215,38 +216,105 @@ def torch_cells(torch: Any, problem: Problem) -> Impl:
     return Impl(f"torch {cell_type.__name__} loop", step, lambda: _torch_grads(cell, "", x))
 
 
+def primitive_step(kind: str, sigmoid: Callable, tanh: Callable, split: Callable) -> Callable:
+    """The cell's equations in another library's primitives, as minigrad's cells write them.
+
+    `split(a, n)` cuts the last axis of `a` into n equal blocks. The step takes the parameters
+    (PyTorch names) and returns step(x_t, state) -> state, as `_unroll` wants.
+    """
+
+    def lstm_step(p: dict, x_t: Any, state: tuple[Any, Any]) -> tuple[Any, Any]:
+        h, c = state
+        gates = x_t @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"]
+        i, f, g, o = split(gates, 4)
+        c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+        return sigmoid(o) * tanh(c), c
+
+    def gru_step(p: dict, x_t: Any, h: Any) -> Any:
+        x_r, x_z, x_n = split(x_t @ p["weight_ih"].T + p["bias_ih"], 3)
+        h_r, h_z, h_n = split(h @ p["weight_hh"].T + p["bias_hh"], 3)
+        r_gate, z_gate = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+        n = tanh(x_n + r_gate * h_n)
+        return (1 - z_gate) * n + z_gate * h
+
+    step = lstm_step if kind == "lstm" else gru_step
+    return lambda params: lambda x_t, state: step(params, x_t, state)
+
+
+def _slices(a: Any, n: int) -> list[Any]:
+    """`a` cut into n equal blocks along its last axis, by basic slicing."""
+    width = a.shape[-1] // n
+    return [a[..., k * width : (k + 1) * width] for k in range(n)]
+
+
 def torch_primitives(torch: Any, problem: Problem) -> Impl:
     """A Python loop of the step written with torch primitives, as minigrad's cells are."""
     size = _size_of(problem)
     dtype = _torch_dtype(torch, problem)
     holder = torch.nn.LSTMCell if problem.kind == "lstm" else torch.nn.GRUCell
-    params = holder(size.inputs, size.hidden, dtype=dtype)  # only a container for the weights
-    x, r = _torch_setup(torch, params, problem, "")
+    module = holder(size.inputs, size.hidden, dtype=dtype)  # only a container for the weights
+    x, r = _torch_setup(torch, module, problem, "")
     zeros = torch.zeros(size.batch, size.hidden, dtype=dtype)
-    w_ih, w_hh, b_ih, b_hh = params.weight_ih, params.weight_hh, params.bias_ih, params.bias_hh
-
-    def lstm_step(x_t: Any, state: tuple[Any, Any]) -> tuple[Any, Any]:
-        h, c = state
-        gates = x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-        i, f, g, o = gates.chunk(4, 1)
-        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-        return o.sigmoid() * c.tanh(), c
-
-    def gru_step(x_t: Any, h: Any) -> Any:
-        x_r, x_z, x_n = (x_t @ w_ih.T + b_ih).chunk(3, 1)
-        h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, 1)
-        r_gate, z_gate = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
-        n = (x_n + r_gate * h_n).tanh()
-        return (1 - z_gate) * n + z_gate * h
+    params = {name: getattr(module, name) for name in ref.PARAM_NAMES}
+    chunk = lambda a, n: a.chunk(n, -1)  # noqa: E731
+    step_fn = primitive_step(problem.kind, torch.sigmoid, torch.tanh, chunk)(params)
 
     def step() -> None:
-        params.zero_grad(set_to_none=True)
+        module.zero_grad(set_to_none=True)
         x.grad = None
-        step_fn = lstm_step if problem.kind == "lstm" else gru_step
         h = _unroll(problem.kind, step_fn, x.unbind(0), zeros)
         (h * r).sum().backward()
 
-    return Impl("torch primitives loop", step, lambda: _torch_grads(params, "", x))
+    return Impl("torch primitives loop", step, lambda: _torch_grads(module, "", x))
+
+
+def autograd_loop(autograd: Any, problem: Problem) -> Impl:
+    """HIPS autograd: the same step in autograd.numpy, differentiated by autograd.grad."""
+    anp = autograd.numpy
+    size = _size_of(problem)
+    zeros = np.zeros((size.batch, size.hidden), problem.dtype)
+    sigmoid = lambda a: 1 / (1 + anp.exp(-a))  # noqa: E731
+    make_step = primitive_step(problem.kind, sigmoid, anp.tanh, _slices)
+
+    def loss(args: dict) -> Any:  # the steps' inputs as a list: no full-size scatter per x[t]
+        h = _unroll(problem.kind, make_step(args["params"]), args["xs"], zeros)
+        return anp.sum(h * problem.r)
+
+    gradient = autograd.grad(loss)
+    args = {"params": dict(problem.params), "xs": list(problem.x)}
+    result: dict[str, Any] = {}
+
+    def step() -> None:
+        result["grads"] = gradient(args)
+
+    def grads() -> dict[str, np.ndarray]:
+        found = dict(result["grads"]["params"])
+        found["x"] = np.stack(result["grads"]["xs"])
+        return found
+
+    return Impl("HIPS autograd loop", step, grads)
+
+
+def mygrad_loop(mygrad: Any, problem: Problem) -> Impl:
+    """MyGrad: the same step with mygrad tensors, one leaf per time step's input."""
+    from mygrad.nnet.activations import sigmoid
+
+    size = _size_of(problem)
+    params = {name: mygrad.tensor(problem.params[name]) for name in ref.PARAM_NAMES}
+    xs = [mygrad.tensor(x_t) for x_t in problem.x]
+    zeros = np.zeros((size.batch, size.hidden), problem.dtype)
+    step_fn = primitive_step(problem.kind, sigmoid, mygrad.tanh, _slices)(params)
+
+    def step() -> None:
+        h = _unroll(problem.kind, step_fn, xs, zeros)
+        (h * problem.r).sum().backward()
+
+    def grads() -> dict[str, np.ndarray]:
+        found = {name: params[name].grad for name in ref.PARAM_NAMES}
+        found["x"] = np.stack([x_t.grad for x_t in xs])
+        return found
+
+    return Impl("MyGrad loop", step, grads)
 
 
 def _unroll(kind: str, step: Any, xs: Any, zeros: Any) -> Any:
@@ -268,11 +336,19 @@ def _size_of(problem: Problem) -> Size:
     return Size(batch, inputs, problem.r.shape[1], steps)
 
 
-def implementations(problem: Problem, torch: Any = None) -> list[Impl]:
-    """Every implementation for this problem, the reference first."""
+PEER_LOOPS = {"autograd": autograd_loop, "mygrad": mygrad_loop}
+
+
+def implementations(
+    problem: Problem, torch: Any = None, peers: dict[str, Any] | None = None
+) -> list[Impl]:
+    """Every implementation for this problem, the reference first; torch and the other
+    autograd libraries (`harness.load_peers()`) where given."""
     impls = [numpy_reference(problem), minigrad_cells(problem), minigrad_layer(problem)]
     if torch is not None:
         impls += [make(torch, problem) for make in (torch_fused, torch_cells, torch_primitives)]
+    for name, module in (peers or {}).items():
+        impls.append(PEER_LOOPS[name](module, problem))
     return impls
 
 
@@ -303,12 +379,18 @@ def compare_grads(impl: Impl, expected: dict[str, np.ndarray], rtol: float, atol
             )
 
 
-def verify(problem: Problem, torch: Any = None, rtol: float = 1e-9, atol: float = 1e-12) -> int:
+def verify(
+    problem: Problem,
+    torch: Any = None,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+    peers: dict[str, Any] | None = None,
+) -> int:
     """Run every implementation once and check its gradients against the reference's.
 
     Returns how many implementations were checked; raises GradientMismatch on disagreement.
     """
-    impls = implementations(problem, torch)
+    impls = implementations(problem, torch, peers)
     for impl in impls:
         impl.step()
     expected = impls[0].grads()
@@ -317,13 +399,14 @@ def verify(problem: Problem, torch: Any = None, rtol: float = 1e-9, atol: float 
     return len(impls) - 1
 
 
-def verify_all(sizes: list[Size], torch: Any) -> None:
+def verify_all(sizes: list[Size], torch: Any, peers: dict[str, Any] | None = None) -> None:
     """Tight float64 check at a small size, then a float32 check at each timed size."""
     for kind in KINDS:
-        checked = verify(make_problem(kind, VERIFY_SIZE, np.float64), torch)
+        checked = verify(make_problem(kind, VERIFY_SIZE, np.float64), torch, peers=peers)
         print(f"gradients agree: {kind}, float64, {VERIFY_SIZE}, {checked} implementations")
         for size in sizes:
-            verify(make_problem(kind, size, np.float32), torch, rtol=1e-3, atol=1e-4)
+            problem = make_problem(kind, size, np.float32)
+            verify(problem, torch, rtol=1e-3, atol=1e-4, peers=peers)
             print(f"gradients agree: {kind}, float32, {size} (rtol 1e-3)")
 
 
@@ -331,13 +414,13 @@ def verify_all(sizes: list[Size], torch: Any) -> None:
 
 
 def build_groups(
-    sizes: dict[str, Size], torch: Any, timing_seconds: float
+    sizes: dict[str, Size], torch: Any, timing_seconds: float, peers: dict[str, Any] | None = None
 ) -> dict[str, dict[str, harness.Sampler]]:
     """One case per (size, kind), each with a calibrated sampler per implementation."""
     groups = {}
     for size_name, size in sizes.items():
         for kind in KINDS:
-            impls = implementations(make_problem(kind, size), torch)
+            impls = implementations(make_problem(kind, size), torch, peers)
             case = f"{size_name} {kind.upper()}"
             groups[case] = {
                 impl.name: harness.repeated(impl.step, timing_seconds, "step") for impl in impls
@@ -374,12 +457,16 @@ def traced_peak(fn: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def memory_report(size: Size = MEMORY_SIZE) -> str:
-    """Peak memory of one float32 LSTM training step, against the reference's activation cache."""
+def memory_report(size: Size = MEMORY_SIZE, peers: dict[str, Any] | None = None) -> str:
+    """Peak memory of one float32 LSTM training step, against the reference's activation cache.
+
+    tracemalloc sees every numpy buffer, so the numpy-based peers are measured too; PyTorch's
+    allocator is invisible to it, so torch has no row.
+    """
     problem = make_problem("lstm", size)
     cache = ref.cache_bytes("lstm", problem.params, problem.x)
     rows = [[f"{REFERENCE}: activation cache (exact size)", f"{cache / 2**20:.2f}", "1.00"]]
-    for impl in (numpy_reference(problem), minigrad_cells(problem), minigrad_layer(problem)):
+    for impl in implementations(problem, peers=peers):
         impl.step()  # warm up: what a first call allocates once is not part of a step
         peak = traced_peak(impl.step)
         rows.append(
@@ -455,20 +542,20 @@ def main(argv: list[str] | None = None) -> None:
     rounds = args.rounds or (3 if args.quick else 9)
     sizes = {n: s for n, s in SIZES.items() if args.size in (n, "both")}
 
-    torch = harness.load_torch()
-    print(harness.describe_machine(torch))
+    torch, peers = harness.load_torch(), harness.load_peers()
+    print(harness.describe_machine(torch, peers))
     if args.memory:
-        print(memory_report())
+        print(memory_report(peers=peers))
         return
     if args.profile:
         print(profile_report())
         return
     try:
-        verify_all(list(sizes.values()), torch)
+        verify_all(list(sizes.values()), torch, peers)
     except GradientMismatch as error:
         sys.exit(f"\nGRADIENT MISMATCH, nothing timed: {error}")
     print(f"float32; {rounds} rounds, implementations interleaved (rotating order) each round")
-    groups = build_groups(sizes, torch, timing_seconds=0.01 if args.quick else 0.05)
+    groups = build_groups(sizes, torch, 0.01 if args.quick else 0.05, peers)
     samples = harness.interleave(groups, rounds, progress=True)
     print()
     print(report(samples, sizes))
