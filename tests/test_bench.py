@@ -79,6 +79,15 @@ def test_reference_matches_torch_rows(kind):
     assert checked == 5
 
 
+@pytest.mark.parametrize("peer", sorted(harness.PEERS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_reference_matches_the_other_autograd_libraries_rows(kind, peer):
+    """HIPS autograd's and MyGrad's rows (where installed) time the same computation too."""
+    module = pytest.importorskip(peer)
+    problem = rnn.make_problem(kind, rnn.VERIFY_SIZE, np.float64)
+    assert rnn.verify(problem, peers={peer: module}) == 3
+
+
 def test_reference_forward_matches_a_plain_step_by_step_lstm():
     """A plain forward (no halved rows, no in-place tricks) gives the same h_T."""
     problem = rnn.make_problem("lstm", TINY, np.float64, seed=7)
