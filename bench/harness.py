@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -53,7 +54,7 @@ PEERS = {"autograd": "HIPS autograd", "mygrad": "MyGrad"}  # pure-Python autogra
 
 def load_peers() -> dict[str, Any]:
     """The other Python autograd libraries that are installed, by import name (rows for the
-    others are skipped): `pip install autograd mygrad` to see them side by side."""
+    others are skipped): `pip install -e ".[bench]"` to see them side by side."""
     peers = {}
     for name in PEERS:
         try:
@@ -156,12 +157,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
-
-
 def _cpu_model() -> str:
     """platform.processor(), or the model name from /proc/cpuinfo where that is empty (Linux)."""
     name = platform.processor()
@@ -211,8 +206,7 @@ def describe_machine(torch: Any = None, peers: dict[str, Any] | None = None) -> 
     ]
     if peers is not None:
         versions = [
-            f"{PEERS[n]} {_version(n)}" if n in peers else f"{PEERS[n]} not installed"
-            for n in PEERS
+            f"{PEERS[n]} {version(n)}" if n in peers else f"{PEERS[n]} not installed" for n in PEERS
         ]
         lines.append("other autograd libraries: " + "; ".join(versions))
     return "\n".join(lines)
