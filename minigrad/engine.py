@@ -170,7 +170,7 @@ class Node:
     """
 
     n_outputs = 1  # a Function may return a tuple of outputs (split does)
-    output_meta: tuple = ()  # (shape, dtype) of each output, kept when there are several
+    output_meta: tuple = ()  # (shape, dtype) of each output: what its gradient must be
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # None once released by backward
@@ -314,7 +314,7 @@ class Function:
                     return _record_outputs(node, inputs, result)
                 data = _recorded_array(cls, result, inputs)
                 output = _wrap(data, node)
-                node._out_shape, node._out_dtype = data.shape, data.dtype  # its gradient's
+                node.output_meta = ((data.shape, data.dtype),)
                 if node._saved:
                     node._seal(inputs, (result,), (data,))
                 if _anomaly_enabled:
@@ -567,13 +567,8 @@ def _check_not_released(node: Node) -> None:
 
 def _call_backward(node: Node, grads: tuple) -> tuple:
     """Run one node's backward; fill retained `.grad`s and tell the observer (debug tools)."""
-    if node.retained is not None:
-        for index, ref in node.retained.items():
-            output = ref()
-            if output is not None:
-                output.grad = np.array(grads[index].data, copy=True)
-    if _backward_observer is not None:
-        _backward_observer(node, grads[0] if len(grads) == 1 else grads)
+    if node.retained is not None or _backward_observer is not None:
+        _before_backward(node, grads)
     input_grads = node.fn.backward(node, *grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
@@ -587,16 +582,24 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
     return input_grads
 
 
+def _before_backward(node: Node, grads: tuple) -> None:
+    """What retain_grad() and the debug tools ask to see of the gradients reaching `node`."""
+    for index, ref in (node.retained or {}).items():
+        output = ref()
+        if output is not None:
+            output.grad = np.array(grads[index].data, copy=True)
+    if _backward_observer is not None:
+        _backward_observer(node, grads[0] if len(grads) == 1 else grads)
+
+
 def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> Tensor:
     """A gradient must have its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
         grad = _wrap(np.asarray(grad))
-    if isinstance(target, Tensor):  # a leaf
-        shape, dtype = target.data.shape, target.data.dtype
-    elif target.output_meta:  # output `index` of an op with several outputs
+    if type(target) is Node:
         shape, dtype = target.output_meta[index]
-    else:
-        shape, dtype = target._out_shape, target._out_dtype
+    else:  # a leaf
+        shape, dtype = target.data.shape, target.data.dtype
     if grad.data.shape != shape:
         raise RuntimeError(
             f"{node.fn.__name__}.backward returned a gradient of shape {grad.data.shape} for an "

@@ -45,7 +45,7 @@ def constant(array: np.ndarray, dtype: np.dtype) -> Tensor:
 
 def sum_to(grad: Tensor, shape: tuple) -> Tensor:
     """Reduce a broadcast gradient back to an input's `shape` (identity when already equal)."""
-    return grad if grad.shape == shape else SumTo.apply(grad, shape)
+    return grad if grad.data.shape == shape else SumTo.apply(grad, shape)
 
 
 def _read_only_view(array: np.ndarray) -> np.ndarray:

@@ -121,9 +121,7 @@ def to_dot(
 
 def _output_shapes(node: Node) -> list[tuple]:
     """The shape of each output of a recorded op."""
-    if node.output_meta:
-        return [shape for shape, _ in node.output_meta]
-    return [node._out_shape]
+    return [shape for shape, _ in node.output_meta]
 
 
 def _retained(node: Node, index: int) -> Tensor | None:
