@@ -170,7 +170,7 @@ class Node:
     """
 
     n_outputs = 1  # a Function may return a tuple of outputs (split does)
-    output_meta: tuple = ()  # (shape, dtype) of each output: what its gradient must be
+    output_meta: tuple = ()  # (shape, dtype) of each output, kept when there are several
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # None once released by backward
@@ -314,7 +314,7 @@ class Function:
                     return _record_outputs(node, inputs, result)
                 data = _recorded_array(cls, result, inputs)
                 output = _wrap(data, node)
-                node.output_meta = ((data.shape, data.dtype),)
+                node._out_shape, node._out_dtype = data.shape, data.dtype  # its gradient's
                 if node._saved:
                     node._seal(inputs, (result,), (data,))
                 if _anomaly_enabled:
@@ -596,10 +596,12 @@ def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> T
     """A gradient must have its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
         grad = _wrap(np.asarray(grad))
-    if type(target) is Node:
-        shape, dtype = target.output_meta[index]
-    else:  # a leaf
+    if type(target) is not Node:  # a leaf
         shape, dtype = target.data.shape, target.data.dtype
+    elif target.output_meta:  # output `index` of a Function that returned a tuple
+        shape, dtype = target.output_meta[index]
+    else:  # (kept as two attributes: a tuple per node would be one more object for the gc)
+        shape, dtype = target._out_shape, target._out_dtype
     if grad.data.shape != shape:
         raise RuntimeError(
             f"{node.fn.__name__}.backward returned a gradient of shape {grad.data.shape} for an "

@@ -121,7 +121,9 @@ def to_dot(
 
 def _output_shapes(node: Node) -> list[tuple]:
     """The shape of each output of a recorded op."""
-    return [shape for shape, _ in node.output_meta]
+    if node.output_meta:
+        return [shape for shape, _ in node.output_meta]
+    return [node._out_shape]
 
 
 def _retained(node: Node, index: int) -> Tensor | None:
