@@ -64,6 +64,17 @@ def load_peers() -> dict[str, Any]:
     return peers
 
 
+def peer_activations(name: str, module: Any) -> tuple[Callable, Callable]:
+    """(sigmoid, tanh) in a peer library: MyGrad has both; HIPS autograd has no sigmoid, so it
+    is written the way its users write it, 1 / (1 + exp(-a))."""
+    if name == "mygrad":
+        from mygrad.nnet.activations import sigmoid
+
+        return sigmoid, module.tanh
+    anp = module.numpy
+    return (lambda a: 1 / (1 + anp.exp(-a))), anp.tanh
+
+
 # --- Timing ------------------------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 Each op is timed as a chain of 100 applications followed by one backward, divided by 100, so the
 number is the engine's per-node cost (recording, dispatch, backward) plus the numpy work. A long
-`x = x * 0.999 + 0.001` chain measures forward and backward separately at scale.
+`x = x * 0.999 + 0.001` chain measures forward and backward separately at scale. HIPS autograd
+and MyGrad, where installed, run the same chains (not the create_graph rows).
 
     python bench/ops.py [--rounds N] [--quick] [--dtype float64|float32]
 """
@@ -34,14 +35,14 @@ CHAIN = 100  # ops per timed chain
 LONG_CHAIN = 100_000  # steps of the x * 0.999 + 0.001 chain
 SHAPES = ((4, 4), (32, 128))
 
-# Each op maps the running value `y` and a fixed operand `w` to the next value. Both minigrad and
-# torch tensors support these spellings, so the same lambda drives both libraries.
-OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "add": lambda y, w: y + w,
-    "mul": lambda y, w: y * w,
-    "matmul": lambda y, w: y @ w,
-    "sigmoid": lambda y, w: y.sigmoid(),
-    "tanh": lambda y, w: y.tanh(),
+# Each op maps the running value `y` and a fixed operand `w` to the next value, in library `lib`
+# (which supplies sigmoid and tanh; the operators are the same spelling everywhere).
+OPS: dict[str, Callable[[Any, Any, Any], Any]] = {
+    "add": lambda lib, y, w: y + w,
+    "mul": lambda lib, y, w: y * w,
+    "matmul": lambda lib, y, w: y @ w,
+    "sigmoid": lambda lib, y, w: lib.sigmoid(y),
+    "tanh": lambda lib, y, w: lib.tanh(y),
 }
 
 
@@ -62,10 +63,39 @@ def operands(op: str, shape: tuple[int, int], dtype: str, seed: int = 0) -> tupl
     return x.astype(dtype), w.astype(dtype)
 
 
-class MinigradLib:
-    """How the bench makes leaves and seeds in minigrad."""
+class TensorLib:
+    """A library whose tensors record the ops applied to them, then `y.backward(seed)`.
 
+    `record(fn, leaves)` runs the forward and returns a function that runs the backward and
+    gives the leaves' gradients: the one interface every library here is timed through.
+    """
+
+    name: str
+    create_graph = True  # can the backward itself be recorded (for higher orders)?
+
+    def record(self, fn: Callable, leaves: tuple, create_graph: bool = False) -> Callable:
+        for leaf in leaves:
+            self.clear_grad(leaf)
+        y = fn(*leaves)
+
+        def backward() -> tuple:
+            self.backward(y, create_graph)
+            return tuple(self.grad(leaf) for leaf in leaves)
+
+        return backward
+
+    @staticmethod
+    def clear_grad(leaf: Any) -> None:
+        leaf.grad = None
+
+    @staticmethod
+    def grad(leaf: Any) -> np.ndarray:
+        return leaf.grad
+
+
+class MinigradLib(TensorLib):
     name = "minigrad"
+    sigmoid, tanh = staticmethod(mg.sigmoid), staticmethod(mg.tanh)
 
     @staticmethod
     def leaf(array: np.ndarray) -> mg.Tensor:
@@ -76,13 +106,13 @@ class MinigradLib:
         y.backward(np.ones_like(y.data), create_graph=create_graph)
 
 
-class TorchLib:
-    """The same for PyTorch (eager, one thread)."""
+class TorchLib(TensorLib):
+    """PyTorch eager, one thread."""
 
     name = "torch"
 
     def __init__(self, torch: Any) -> None:
-        self.torch = torch
+        self.torch, self.sigmoid, self.tanh = torch, torch.sigmoid, torch.tanh
 
     def leaf(self, array: np.ndarray) -> Any:
         return self.torch.tensor(array, requires_grad=True)
@@ -91,6 +121,61 @@ class TorchLib:
         with warnings.catch_warnings():  # torch warns that create_graph on leaves makes cycles
             warnings.simplefilter("ignore", UserWarning)
             y.backward(self.torch.ones_like(y), create_graph=create_graph)
+
+    @staticmethod
+    def grad(leaf: Any) -> np.ndarray | None:
+        return None if leaf.grad is None else leaf.grad.detach().numpy()
+
+
+class MyGradLib(TensorLib):
+    """MyGrad, where installed (no higher-order gradients)."""
+
+    name = harness.PEERS["mygrad"]
+    create_graph = False
+
+    def __init__(self, mygrad: Any) -> None:
+        self.mygrad = mygrad
+        self.sigmoid, self.tanh = harness.peer_activations("mygrad", mygrad)
+
+    def leaf(self, array: np.ndarray) -> Any:
+        return self.mygrad.tensor(array)
+
+    @staticmethod
+    def backward(y: Any, create_graph: bool = False) -> None:
+        y.backward(np.ones(y.shape, dtype=y.dtype))
+
+    @staticmethod
+    def clear_grad(leaf: Any) -> None:
+        leaf.null_grad()
+
+
+class AutogradLib:
+    """HIPS autograd, where installed: functional, so `record` is its `make_vjp`."""
+
+    name = harness.PEERS["autograd"]
+    create_graph = False  # (it has higher orders, as grad of grad, but not this interface)
+
+    def __init__(self, autograd: Any) -> None:
+        self.make_vjp = autograd.make_vjp
+        self.sigmoid, self.tanh = harness.peer_activations("autograd", autograd)
+
+    @staticmethod
+    def leaf(array: np.ndarray) -> np.ndarray:
+        return array
+
+    def record(self, fn: Callable, leaves: tuple, create_graph: bool = False) -> Callable:
+        vjp, y = self.make_vjp(lambda args: fn(*args))(leaves)
+        return lambda: vjp(np.ones_like(y))
+
+
+def libraries(torch: Any, peers: dict[str, Any]) -> list[Any]:
+    """minigrad first, then whichever of PyTorch, HIPS autograd and MyGrad are installed."""
+    libs: list[Any] = [MinigradLib()] + ([TorchLib(torch)] if torch is not None else [])
+    if "autograd" in peers:
+        libs.append(AutogradLib(peers["autograd"]))
+    if "mygrad" in peers:
+        libs.append(MyGradLib(peers["mygrad"]))
+    return libs
 
 
 class OpChain:
@@ -114,12 +199,14 @@ class OpChain:
         self.lib, self.apply, self.length = lib, OPS[op], length
         self.create_graph = create_graph
 
-    def __call__(self) -> None:
-        self.x.grad = self.w.grad = None
-        y = self.x
+    def chain(self, x: Any, w: Any) -> Any:
         for _ in range(self.length):
-            y = self.apply(y, self.w)
-        self.lib.backward(y, create_graph=self.create_graph)
+            x = self.apply(self.lib, x, w)
+        return x
+
+    def __call__(self) -> None:
+        backward = self.lib.record(self.chain, (self.x, self.w), self.create_graph)
+        self.grads = backward()  # (d/dx, d/dw) of the sum of the chain's output
 
 
 def long_chain(lib: Any, dtype: str, length: int = LONG_CHAIN) -> Callable[[], dict[str, float]]:
@@ -131,6 +218,11 @@ def long_chain(lib: Any, dtype: str, length: int = LONG_CHAIN) -> Callable[[], d
     """
     start = np.array(0.5, dtype=dtype)
 
+    def chain(y: Any) -> Any:
+        for _ in range(length):
+            y = y * 0.999 + 0.001
+        return y
+
     def sample() -> dict[str, float]:
         times = {}
         for collector in ("on", "off"):
@@ -138,22 +230,19 @@ def long_chain(lib: Any, dtype: str, length: int = LONG_CHAIN) -> Callable[[], d
             if collector == "off":
                 gc.disable()
             try:
-                x = lib.leaf(start)
                 t0 = time.perf_counter()
-                y = x
-                for _ in range(length):
-                    y = y * 0.999 + 0.001
+                backward = lib.record(chain, (lib.leaf(start),))
                 t1 = time.perf_counter()
             finally:
                 gc.enable()
             if collector == "off":
                 times["forward, gc disabled"] = t1 - t0
                 continue
-            lib.backward(y)
+            (grad,) = backward()
             t2 = time.perf_counter()
             expected = 0.999**length
-            if not np.isclose(float(x.grad), expected, rtol=1e-3):
-                raise AssertionError(f"{lib.name} chain gradient {float(x.grad)} != {expected}")
+            if not np.isclose(float(grad), expected, rtol=1e-3):
+                raise AssertionError(f"{lib.name} chain gradient {float(grad)} != {expected}")
             times["forward"], times["backward"] = t1 - t0, t2 - t1
         return times
 
@@ -179,6 +268,7 @@ def build_groups(
                 OpChain(lib, "tanh", shape, dtype, create_graph=True), timing_seconds, "op"
             )
             for lib in libs
+            if lib.create_graph
         }
     case = f"chain x*0.999+0.001, {chain_length:,} steps (ms)"
     groups[case] = {lib.name: long_chain(lib, dtype, chain_length) for lib in libs}
@@ -196,7 +286,8 @@ def report(samples: dict, libs: list[Any]) -> str:
         per_op = metric == "op"
         scale = 1e6 / CHAIN if per_op else 1e3  # µs per op, or ms for the whole chain
         label = f"{case} (µs/op)" if per_op else f"{case}: {metric}"
-        row = [label, *(harness.Spread.of(per_lib[n]).format(scale) for n in names)]
+        row = [label]
+        row += [harness.Spread.of(per_lib[n]).format(scale) if n in per_lib else "—" for n in names]
         if "torch" in names:
             ratio = harness.paired_ratios(per_lib["minigrad"], per_lib["torch"])
             row.append(ratio.format(digits=2))
@@ -214,9 +305,9 @@ def main(argv: list[str] | None = None) -> None:
     timing_seconds = 0.005 if args.quick else 0.02
     chain_length = LONG_CHAIN // 10 if args.quick else LONG_CHAIN
 
-    torch = harness.load_torch()
-    libs: list[Any] = [MinigradLib()] + ([TorchLib(torch)] if torch is not None else [])
-    print(harness.describe_machine(torch))
+    torch, peers = harness.load_torch(), harness.load_peers()
+    libs = libraries(torch, peers)
+    print(harness.describe_machine(torch, peers))
     print(f"dtype {args.dtype}; {rounds} rounds, interleaved {' / '.join(x.name for x in libs)}")
     if torch is None:
         print("PyTorch is not installed: minigrad only.")

@@ -273,8 +273,9 @@ def autograd_loop(autograd: Any, problem: Problem) -> Impl:
     anp = autograd.numpy
     size = _size_of(problem)
     zeros = np.zeros((size.batch, size.hidden), problem.dtype)
-    sigmoid = lambda a: 1 / (1 + anp.exp(-a))  # noqa: E731
-    make_step = primitive_step(problem.kind, sigmoid, anp.tanh, _slices)
+    make_step = primitive_step(
+        problem.kind, *harness.peer_activations("autograd", autograd), _slices
+    )
 
     def loss(args: dict) -> Any:  # the steps' inputs as a list: no full-size scatter per x[t]
         h = _unroll(problem.kind, make_step(args["params"]), args["xs"], zeros)
@@ -297,13 +298,12 @@ def autograd_loop(autograd: Any, problem: Problem) -> Impl:
 
 def mygrad_loop(mygrad: Any, problem: Problem) -> Impl:
     """MyGrad: the same step with mygrad tensors, one leaf per time step's input."""
-    from mygrad.nnet.activations import sigmoid
-
     size = _size_of(problem)
     params = {name: mygrad.tensor(problem.params[name]) for name in ref.PARAM_NAMES}
     xs = [mygrad.tensor(x_t) for x_t in problem.x]
     zeros = np.zeros((size.batch, size.hidden), problem.dtype)
-    step_fn = primitive_step(problem.kind, sigmoid, mygrad.tanh, _slices)(params)
+    activations = harness.peer_activations("mygrad", mygrad)
+    step_fn = primitive_step(problem.kind, *activations, _slices)(params)
 
     def step() -> None:
         h = _unroll(problem.kind, step_fn, xs, zeros)
