@@ -230,8 +230,9 @@ def long_chain(lib: Any, dtype: str, length: int = LONG_CHAIN) -> Callable[[], d
             if collector == "off":
                 gc.disable()
             try:
+                x = lib.leaf(start)
                 t0 = time.perf_counter()
-                backward = lib.record(chain, (lib.leaf(start),))
+                backward = lib.record(chain, (x,))
                 t1 = time.perf_counter()
             finally:
                 gc.enable()
