@@ -216,29 +216,30 @@ def torch_cells(torch: Any, problem: Problem) -> Impl:
     return Impl(f"torch {cell_type.__name__} loop", step, lambda: _torch_grads(cell, "", x))
 
 
-def primitive_step(kind: str, sigmoid: Callable, tanh: Callable, split: Callable) -> Callable:
+def primitive_step(
+    kind: str, p: dict, sigmoid: Callable, tanh: Callable, split: Callable
+) -> Callable:
     """The cell's equations in another library's primitives, as minigrad's cells write them.
 
-    `split(a, n)` cuts the last axis of `a` into n equal blocks. The step takes the parameters
-    (PyTorch names) and returns step(x_t, state) -> state, as `_unroll` wants.
+    `p` holds the parameters under PyTorch's names; `split(a, n)` cuts the last axis of `a` into
+    n equal blocks. Returns step(x_t, state) -> state, as `_unroll` wants.
     """
 
-    def lstm_step(p: dict, x_t: Any, state: tuple[Any, Any]) -> tuple[Any, Any]:
+    def lstm_step(x_t: Any, state: tuple[Any, Any]) -> tuple[Any, Any]:
         h, c = state
         gates = x_t @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"]
         i, f, g, o = split(gates, 4)
         c = sigmoid(f) * c + sigmoid(i) * tanh(g)
         return sigmoid(o) * tanh(c), c
 
-    def gru_step(p: dict, x_t: Any, h: Any) -> Any:
+    def gru_step(x_t: Any, h: Any) -> Any:
         x_r, x_z, x_n = split(x_t @ p["weight_ih"].T + p["bias_ih"], 3)
         h_r, h_z, h_n = split(h @ p["weight_hh"].T + p["bias_hh"], 3)
         r_gate, z_gate = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
         n = tanh(x_n + r_gate * h_n)
         return (1 - z_gate) * n + z_gate * h
 
-    step = lstm_step if kind == "lstm" else gru_step
-    return lambda params: lambda x_t, state: step(params, x_t, state)
+    return lstm_step if kind == "lstm" else gru_step
 
 
 def _slices(a: Any, n: int) -> list[Any]:
@@ -257,7 +258,7 @@ def torch_primitives(torch: Any, problem: Problem) -> Impl:
     zeros = torch.zeros(size.batch, size.hidden, dtype=dtype)
     params = {name: getattr(module, name) for name in ref.PARAM_NAMES}
     chunk = lambda a, n: a.chunk(n, -1)  # noqa: E731
-    step_fn = primitive_step(problem.kind, torch.sigmoid, torch.tanh, chunk)(params)
+    step_fn = primitive_step(problem.kind, params, torch.sigmoid, torch.tanh, chunk)
 
     def step() -> None:
         module.zero_grad(set_to_none=True)
@@ -273,12 +274,11 @@ def autograd_loop(autograd: Any, problem: Problem) -> Impl:
     anp = autograd.numpy
     size = _size_of(problem)
     zeros = np.zeros((size.batch, size.hidden), problem.dtype)
-    make_step = primitive_step(
-        problem.kind, *harness.peer_activations("autograd", autograd), _slices
-    )
+    activations = harness.peer_activations("autograd", autograd)
 
     def loss(args: dict) -> Any:  # the steps' inputs as a list: no full-size scatter per x[t]
-        h = _unroll(problem.kind, make_step(args["params"]), args["xs"], zeros)
+        step_fn = primitive_step(problem.kind, args["params"], *activations, _slices)
+        h = _unroll(problem.kind, step_fn, args["xs"], zeros)
         return anp.sum(h * problem.r)
 
     gradient = autograd.grad(loss)
@@ -303,7 +303,7 @@ def mygrad_loop(mygrad: Any, problem: Problem) -> Impl:
     xs = [mygrad.tensor(x_t) for x_t in problem.x]
     zeros = np.zeros((size.batch, size.hidden), problem.dtype)
     activations = harness.peer_activations("mygrad", mygrad)
-    step_fn = primitive_step(problem.kind, *activations, _slices)(params)
+    step_fn = primitive_step(problem.kind, params, *activations, _slices)
 
     def step() -> None:
         h = _unroll(problem.kind, step_fn, xs, zeros)

@@ -40,10 +40,11 @@ def lead(batch):
 # --- Cells: gradcheck w.r.t. input, state(s) and every parameter ----------------------------
 
 
+@pytest.mark.parametrize("cell_type", [nn.RNNCell, nn.GRUCell])
 @settings(max_examples=10)
 @given(st.data(), batches, sizes, sizes, st.booleans(), seeds)
-def test_rnn_cell_gradcheck(data, batch, input_size, hidden_size, bias, seed):
-    cell = nn.RNNCell(input_size, hidden_size, bias=bias, rng=seed)
+def test_single_state_cell_gradcheck(cell_type, data, batch, input_size, hidden_size, bias, seed):
+    cell = cell_type(input_size, hidden_size, bias=bias, rng=seed)
     x = drawn_tensor(data.draw, lead(batch) + (input_size,))
     h = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
     assert mg.gradcheck(lambda x, h, *ps: cell(x, h), [x, h, *cell.parameters()])
@@ -69,15 +70,6 @@ def test_lstm_cell_gradcheck(data, batch, input_size, hidden_size, bias, seed):
     h = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
     c = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
     assert mg.gradcheck(lambda x, h, c, *ps: cell(x, (h, c)), [x, h, c, *cell.parameters()])
-
-
-@settings(max_examples=10)
-@given(st.data(), batches, sizes, sizes, st.booleans(), seeds)
-def test_gru_cell_gradcheck(data, batch, input_size, hidden_size, bias, seed):
-    cell = nn.GRUCell(input_size, hidden_size, bias=bias, rng=seed)
-    x = drawn_tensor(data.draw, lead(batch) + (input_size,))
-    h = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
-    assert mg.gradcheck(lambda x, h, *ps: cell(x, h), [x, h, *cell.parameters()])
 
 
 def test_lstm_cell_matches_the_equations_written_in_numpy():
