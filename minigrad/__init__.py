@@ -11,7 +11,6 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
-from .functional import mean
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import (
     add,
@@ -24,6 +23,7 @@ from .ops import (
     matmul,
     max,
     maximum,
+    mean,
     mul,
     pow,
     relu,

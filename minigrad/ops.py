@@ -659,6 +659,13 @@ def max(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
     return Max.apply(lift(a), _axis(axis), keepdims)
 
 
+def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Average over `axis` (all axes by default): a sum times 1/count (no derivative of its own)."""
+    a = lift(a)
+    total = a.sum(axis=axis, keepdims=keepdims)
+    return total * (total.size / a.size if a.size else np.nan)
+
+
 def reshape(a: Any, *shape: Any) -> Tensor:
     shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     return Reshape.apply(lift(a), tuple(shape))
@@ -758,7 +765,7 @@ def _install_tensor_methods() -> None:
     T.__gt__ = lambda self, other: self.data > _array(other)
     T.__ge__ = lambda self, other: self.data >= _array(other)
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
-    T.sum, T.max = sum, max
+    T.sum, T.max, T.mean = sum, max, mean
     T.reshape, T.transpose, T.broadcast_to = reshape, transpose, broadcast_to
     T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")
 
@@ -795,6 +802,7 @@ __all__ = [
     "matmul",
     "max",
     "maximum",
+    "mean",
     "mul",
     "pow",
     "relu",

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor
-from ..functional import mean
-from ..ops import lift
+from ..ops import lift, mean
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:

@@ -1,0 +1,5 @@
+"""Utilities for training: gradient clipping (`clip_grad`); sequence packing lands in `rnn`."""
+
+from .clip_grad import clip_grad_norm_
+
+__all__ = ["clip_grad_norm_"]
