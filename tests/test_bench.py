@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is a folder of scripts beside the package, not installed
     sys.path.insert(0, str(ROOT))
 
+from oracles import require  # noqa: E402
+
 from bench import harness, ops, rnn  # noqa: E402
 from bench import rnn_numpy as ref  # noqa: E402
 
@@ -74,7 +76,7 @@ def test_reference_stays_float32_and_agrees_loosely(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_reference_matches_torch_rows(kind):
     """The PyTorch rows time the same computation: their gradients match the reference too."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     checked = rnn.verify(rnn.make_problem(kind, rnn.VERIFY_SIZE, np.float64), torch)
     assert checked == 5
 
