@@ -97,7 +97,9 @@ def bits_per_char(model: CharModel, data: np.ndarray, seq_len: int) -> float:
             y = data[:, start + 1 : start + seq_len + 1].T
             x = x[: len(y)]
             logits, state = model(x, state)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), "sum")
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"
+            )
             total, count = total + loss.item(), count + y.size
     return total / count / math.log(2)
 

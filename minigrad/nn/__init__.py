@@ -2,7 +2,10 @@
 
 Layers: `Linear`, `Embedding`, the cells `RNNCell`, `LSTMCell`, `GRUCell` and the sequence
 layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding `Parameter`s.
-Losses and activations live in `minigrad.nn.functional`, `clip_grad_norm_` in `minigrad.nn.utils`.
+Containers (`Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`) are in `container`,
+activation modules (`ReLU`, `GELU`, `Softmax`, ...) in `activation`, loss modules
+(`CrossEntropyLoss`, ...) in `loss`; the functions behind them live in `minigrad.nn.functional`,
+`clip_grad_norm_` in `minigrad.nn.utils`.
 
 Initialisation is seedable: `minigrad.nn.init.manual_seed(s)` resets the shared generator that
 layers draw from, or pass `rng=` (an int seed or a numpy Generator) to a single layer.
@@ -10,23 +13,58 @@ Every layer takes `dtype=` (float64 by default, or float32).
 """
 
 from . import functional, init, utils
+from .activation import GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .layers import Embedding, Linear
-from .module import IncompatibleKeys, Module, Parameter
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from .module import IncompatibleKeys, Module, Parameter, RemovableHandle
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .utils import clip_grad_norm_
 
 __all__ = [
-    "GRU",
-    "LSTM",
-    "RNN",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
     "Embedding",
+    "Flatten",
+    "GELU",
+    "GRU",
     "GRUCell",
+    "HuberLoss",
+    "Identity",
     "IncompatibleKeys",
+    "KLDivLoss",
+    "L1Loss",
+    "LSTM",
     "LSTMCell",
     "Linear",
+    "LogSoftmax",
+    "MSELoss",
     "Module",
+    "ModuleDict",
+    "ModuleList",
+    "NLLLoss",
     "Parameter",
+    "ParameterList",
+    "RNN",
     "RNNCell",
+    "ReLU",
+    "RemovableHandle",
+    "Sequential",
+    "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
+    "Tanh",
     "clip_grad_norm_",
     "functional",
     "init",
