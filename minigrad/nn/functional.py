@@ -20,7 +20,6 @@ from ..ops import constant, exp, lift, log, maximum, mean, relu, sigmoid, tanh, 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
-    "class_indices",
     "cross_entropy",
     "gelu",
     "huber_loss",
