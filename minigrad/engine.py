@@ -29,29 +29,69 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back.
 
-    Its operators (`+ - * / ** @`, unary `-`, indexing, comparisons) and methods (`exp`, `log`,
-    `tanh`, `sigmoid`, `relu`, `sum`, `max`, `mean`, `reshape`, `transpose`, `broadcast_to`,
-    `T`) are the primitives of `minigrad.ops`, attached in one place there
-    (`ops.install_tensor_methods`).
+    Its operators and methods, declared below the slots, are the primitives of `minigrad.ops`,
+    attached in one place there (`ops.install_tensor_methods`).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_index", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_edge", "__weakref__")
     __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
+
+    data: np.ndarray
+    grad: np.ndarray | None
+
+    # Attached by `ops.install_tensor_methods` (declared here so type checkers know them):
+    __add__: Callable[[Tensor, Any], Tensor]
+    __radd__: Callable[[Tensor, Any], Tensor]
+    __sub__: Callable[[Tensor, Any], Tensor]
+    __rsub__: Callable[[Tensor, Any], Tensor]
+    __mul__: Callable[[Tensor, Any], Tensor]
+    __rmul__: Callable[[Tensor, Any], Tensor]
+    __truediv__: Callable[[Tensor, Any], Tensor]
+    __rtruediv__: Callable[[Tensor, Any], Tensor]
+    __pow__: Callable[[Tensor, Any], Tensor]
+    __rpow__: Callable[[Tensor, Any], Tensor]
+    __matmul__: Callable[[Tensor, Any], Tensor]
+    __rmatmul__: Callable[[Tensor, Any], Tensor]
+    __neg__: Callable[[Tensor], Tensor]
+    __getitem__: Callable[[Tensor, Any], Tensor]
+    __lt__: Callable[[Tensor, Any], np.ndarray]
+    __le__: Callable[[Tensor, Any], np.ndarray]
+    __gt__: Callable[[Tensor, Any], np.ndarray]
+    __ge__: Callable[[Tensor, Any], np.ndarray]
+    exp: Callable[..., Tensor]
+    log: Callable[..., Tensor]
+    tanh: Callable[..., Tensor]
+    sigmoid: Callable[..., Tensor]
+    relu: Callable[..., Tensor]
+    sum: Callable[..., Tensor]
+    max: Callable[..., Tensor]
+    mean: Callable[..., Tensor]
+    reshape: Callable[..., Tensor]
+    transpose: Callable[..., Tensor]
+    broadcast_to: Callable[..., Tensor]
+    T: Tensor
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = as_float_array(data.data if isinstance(data, Tensor) else data, dtype)
-        self.grad: np.ndarray | None = None
+        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self._node: Node | None = None  # the recorded op that produced this tensor
-        self._index = 0  # which of that op's outputs this is
+        self._edge: Edge | None = None  # (the node that produced it, which output); None: a leaf
 
     shape = property(lambda self: self.data.shape, doc="Shape of the data, as numpy's.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
     size = property(lambda self: self.data.size, doc="Number of elements.")
     dtype = property(lambda self: self.data.dtype, doc="numpy dtype: float32 or float64.")
-    is_leaf = property(lambda self: self._node is None, doc="True unless an op produced it.")
-    grad_fn = property(lambda self: self._node, doc="The Node that produced this tensor, or None.")
-    output_index = property(lambda self: self._index, doc="Which output of grad_fn this is.")
+    is_leaf = property(lambda self: self._edge is None, doc="True unless an op produced it.")
+
+    @property
+    def grad_fn(self) -> Node | None:
+        """The Node that produced this tensor, or None for a leaf."""
+        return None if self._edge is None else self._edge[0]  # type: ignore[return-value]
+
+    @property
+    def output_index(self) -> int:
+        """Which output of `grad_fn` this tensor is (0 for a leaf)."""
+        return 0 if self._edge is None else self._edge[1]
 
     def __len__(self) -> int:
         return len(self.data)
@@ -70,12 +110,12 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Ask backward to fill `.grad` of this non-leaf tensor too."""
-        node = self._node
-        if node is not None:
-            if node.retained is None:
-                node.retained = {}
-                node.add_hook(fill_retained_grads)
-            node.retained[self._index] = weakref.ref(self)
+        if self._edge is not None:
+            node, index = self._edge
+            if node.retained is None:  # type: ignore[union-attr]
+                node.retained = {}  # type: ignore[union-attr]
+                node.add_hook(fill_retained_grads)  # type: ignore[union-attr]
+            node.retained[index] = weakref.ref(self)  # type: ignore[union-attr]
 
     def backward(
         self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
@@ -90,8 +130,8 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
         extra = f", dtype={self.dtype}"
-        if self._node is not None:
-            extra += f", grad_fn=<{self._node.fn.__name__}>"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{self.grad_fn.fn.__name__}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
@@ -122,40 +162,26 @@ def from_numpy(array: np.ndarray) -> Tensor:
             f"from_numpy: expected a float32 or float64 ndarray, got "
             f"{getattr(array, 'dtype', type(array).__name__)}"
         )
-    return _tensor(array, None, 0)
+    return _tensor(array, None)
 
 
-def _tensor(data: np.ndarray, node: Node | None, index: int) -> Tensor:
-    """A Tensor around `data`, output `index` of `node` (no checks: the engine's own path)."""
+def _tensor(data: np.ndarray, edge: Edge | None) -> Tensor:
+    """A Tensor around `data` made by the op at `edge` (no checks: the engine's own path)."""
     tensor = Tensor.__new__(Tensor)
     tensor.data = data
     tensor.grad = None
-    tensor.requires_grad = node is not None
-    tensor._node = node
-    tensor._index = index
+    tensor.requires_grad = edge is not None
+    tensor._edge = edge
     return tensor
 
 
 # --- Nodes and their edges -----------------------------------------------------------------------
 
-# An edge says where the gradient for one input of a node goes: to a leaf (the Tensor itself), to
-# the node that made the input (for an op with one output, the Node itself; for an op with
-# several, a (Node, output index) pair), or nowhere (None: the input needs no gradient).
-# `follow` reads an edge; nothing else looks inside one.
-Edge = Union["Node", Tensor, "tuple[Node, int]", None]
-
-
-def edge_to(tensor: Tensor) -> Edge:
-    """The edge along which a gradient reaches `tensor`."""
-    node = tensor._node
-    if node is None:
-        return tensor
-    return node if node.n_outputs == 1 else (node, tensor._index)
-
-
-def follow(edge: Edge) -> tuple[Node | Tensor, int]:
-    """Where a (non-None) edge leads: (node, which output) for an op's output, (leaf, 0)."""
-    return edge if type(edge) is tuple else (edge, 0)  # type: ignore[return-value]
+# An edge says where a gradient goes: `(node, k)` to output k of the node that made a tensor, or
+# `(leaf, 0)` into a leaf's `.grad`. A node keeps one per input (None where no gradient is needed).
+# An op's output tensor holds its own edge (its `grad_fn` and `output_index`), so each use of it
+# shares that one pair; a leaf's is made when an op records it as an input.
+Edge = tuple[Union["Node", "Tensor"], int]
 
 
 class Node:
@@ -170,6 +196,7 @@ class Node:
     out_shape: tuple = ()  # the output's shape and dtype: what its gradient must have
     out_dtype: Any = None
     output_meta: tuple = ()  # (shape, dtype) of each output, kept instead when there are several
+    output_labels: tuple[str, ...] | None = None  # names an op gives its outputs, for pictures
     hooks: list | None = None  # hook(node, grads) called when backward reaches this node
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at: str | None = None  # where the op was called, under anomaly detection
@@ -179,7 +206,7 @@ class Node:
 
     def __init__(self, fn: type[Function], edges: tuple) -> None:
         self.fn = fn
-        self.edges = edges  # per forward argument, where its gradient goes (see `Edge`)
+        self.edges = edges  # per forward argument, its `Edge` (None: no gradient needed)
 
     @property
     def needs_input_grad(self) -> tuple:
@@ -189,7 +216,7 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         """Per argument of forward, (node or leaf, output index), or (None, 0): PyTorch's view."""
-        return tuple([(None, 0) if edge is None else follow(edge) for edge in self.edges])
+        return tuple([(None, 0) if edge is None else edge for edge in self.edges])
 
     @property
     def output_shapes(self) -> tuple:
@@ -204,28 +231,23 @@ class Node:
 
     @property
     def saved_tensors(self) -> tuple:
-        """The saved tensors, rebuilt from the saved arrays and where each came from."""
+        """The saved tensors, rebuilt from the saved arrays and their sources (see saved.py)."""
         if self._saved is None:
             raise checks.released(self.fn.__name__)
-        return tuple(
-            [
-                self._rebuild(saved.source_edge(source, self), data)
-                for source, data in zip(self._saved, self._saved_data)
-            ]
-        )
-
-    def _rebuild(self, edge: Edge, data: np.ndarray | None) -> Tensor | None:
-        """A saved tensor: `data` hung from `edge` again (a constant where the edge is None)."""
-        if data is None:
-            return None
-        if edge is None:
-            return _tensor(data, None, 0)  # an input that needs no gradient: a constant
-        target, index = follow(edge)
-        if type(target) is Node:
-            return _tensor(data, target, index)
-        if target.data is not data:  # type: ignore[union-attr]
-            raise checks.data_replaced(self.fn.__name__, data.shape)
-        return target  # type: ignore[return-value]
+        tensors = []
+        for source, data in zip(self._saved, self._saved_data):
+            if type(source) is int:  # ~k: our own output k
+                tensors.append(_tensor(data, (self, ~source)))
+            elif source is None:  # nothing saved, or an input that needs no gradient: a constant
+                tensors.append(None if data is None else _tensor(data, None))
+            elif type(source[0]) is Node:  # an input an op made: hung from its edge again
+                tensors.append(_tensor(data, source))
+            else:  # a leaf (or a tensor that was neither input nor output): the tensor itself
+                leaf = source[0]
+                if leaf.data is not data:
+                    raise checks.data_replaced(self.fn.__name__, data.shape)
+                tensors.append(leaf)
+        return tuple(tensors)
 
     def add_hook(self, hook: Callable[[Node, tuple], Any]) -> None:
         """Call `hook(node, grads)` when backward reaches this node, before its backward runs."""
@@ -236,27 +258,6 @@ class Node:
         self._saved = None
         self._saved_data = ()
         self._guard = None
-
-    def record(self, inputs: tuple, result: Any) -> Any:
-        """After forward: the recorded output tensor(s), read-only; seal what forward saved."""
-        results = result if type(result) is tuple else (result,)
-        arrays = tuple([_recorded_array(self.fn, r, inputs) for r in results])
-        if type(result) is tuple:
-            self.n_outputs = len(arrays)
-            self.output_meta = tuple([(data.shape, data.dtype) for data in arrays])
-            outputs: Any = tuple([_tensor(data, self, k) for k, data in enumerate(arrays)])
-        else:  # (two attributes: a tuple per node would be one more object for the gc)
-            self.out_shape, self.out_dtype = arrays[0].shape, arrays[0].dtype
-            outputs = _tensor(arrays[0], self, 0)
-        if self._saved:
-            self._saved, self._saved_data, self._guard = saved.seal(
-                self._saved, inputs, results, arrays
-            )
-        if state.anomaly:
-            ins = [x.data if isinstance(x, Tensor) else None for x in inputs]
-            for data in arrays:
-                self.created_at = checks.check_forward(self.fn.__name__, ins, data)
-        return outputs
 
     def __repr__(self) -> str:
         return f"<{self.fn.__name__} node>"
@@ -327,7 +328,10 @@ class Function:
         """Run forward and, if any input requires grad, record the call for backward."""
         if state.enabled:
             edges = tuple(
-                [edge_to(x) if isinstance(x, Tensor) and x.requires_grad else None for x in inputs]
+                [
+                    (x._edge or (x, 0)) if isinstance(x, Tensor) and x.requires_grad else None
+                    for x in inputs
+                ]
             )
             if edges.count(None) != len(edges):  # some input needs a gradient: record
                 node = Node(cls, edges)
@@ -336,13 +340,46 @@ class Function:
                     result = cls.forward(node, *inputs)
                 finally:
                     state.enabled = True
-                return node.record(inputs, result)
+                if type(result) is tuple:
+                    return _record_outputs(node, inputs, result)
+                data = _recorded_array(cls, result, inputs)
+                output = _tensor(data, (node, 0))
+                node.out_shape, node.out_dtype = data.shape, data.dtype  # its gradient's
+                if node._saved:
+                    node._saved, node._saved_data, node._guard = saved.seal(
+                        node._saved, inputs, edges, (result,), (data,)
+                    )
+                if state.anomaly:
+                    _check_forward(node, inputs, (data,))
+                return output
         result = cls.forward(_Unrecorded(), *inputs)
         if type(result) is np.ndarray:
-            return _tensor(result, None, 0)
+            return _tensor(result, None)
         if type(result) is tuple:
-            return tuple([_tensor(_as_output_array(cls, r), None, 0) for r in result])
-        return _tensor(_as_output_array(cls, result), None, 0)
+            return tuple([_tensor(_as_output_array(cls, r), None) for r in result])
+        return _tensor(_as_output_array(cls, result), None)
+
+
+def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
+    """The recorded outputs of a Function that returned several (each knows its index)."""
+    arrays = tuple([_recorded_array(node.fn, result, inputs) for result in results])
+    outputs = tuple([_tensor(data, (node, k)) for k, data in enumerate(arrays)])
+    node.n_outputs = len(outputs)
+    node.output_meta = tuple([(data.shape, data.dtype) for data in arrays])
+    if node._saved:
+        node._saved, node._saved_data, node._guard = saved.seal(
+            node._saved, inputs, node.edges, results, arrays
+        )
+    if state.anomaly:
+        _check_forward(node, inputs, arrays)
+    return outputs
+
+
+def _check_forward(node: Node, inputs: tuple, arrays: tuple) -> None:
+    """Under detect_anomaly: remember where the op was called; refuse a non-finite output."""
+    input_arrays = [x.data if isinstance(x, Tensor) else None for x in inputs]
+    for data in arrays:
+        node.created_at = checks.check_forward(node.fn.__name__, input_arrays, data)
 
 
 # --- Reverse mode --------------------------------------------------------------------------------
@@ -375,13 +412,14 @@ def run_backward(
     roots = []
     for output, seed in zip(outputs, seeds):
         seed = _as_seed(output, seed)
-        if output._node is None:
+        if output._edge is None:
             if not output.requires_grad:
                 raise checks.no_graph(output.shape)
             deliver(output, seed)
         else:
-            _add_to(pending, output._node, output._index, seed, create_graph)
-            roots.append(output._node)
+            node, index = output._edge
+            _add_to(pending, node, index, seed, create_graph)  # type: ignore[arg-type]
+            roots.append(node)
     waiting = _count_uses(roots)  # node -> how many of its uses have not sent their gradient yet
     ready = [node for node in dict.fromkeys(roots) if node not in waiting]
     observers = state.observers
@@ -393,23 +431,23 @@ def run_backward(
             if slots is None:  # nothing reached this node; still let its inputs' counts drop
                 input_grads: tuple = (None,) * len(node.edges)
             else:
-                grads = _filled(node, slots)
+                grads = (slots[0],) if node.n_outputs == 1 else _filled(node, slots)
                 if node.hooks is not None or observers:
                     for hook in (*(node.hooks or ()), *observers):
                         hook(node, grads)
                 input_grads = _call_backward(node, grads)
-            for edge, grad in zip(node.edges, input_grads):
+            for edge, input_grad in zip(node.edges, input_grads):
                 if edge is None:
                     continue
-                target, index = follow(edge)
-                if grad is not None:
-                    grad = _checked_grad(node, target, index, grad)
+                target, index = edge
+                if input_grad is not None:
+                    input_grad = _checked_grad(node, target, index, input_grad)
                 if type(target) is not Node:
-                    if grad is not None:
-                        deliver(target, grad)  # type: ignore[arg-type]
+                    if input_grad is not None:
+                        deliver(target, input_grad)  # type: ignore[arg-type]
                     continue
-                if grad is not None:
-                    _add_to(pending, target, index, grad, create_graph)
+                if input_grad is not None:
+                    _add_to(pending, target, index, input_grad, create_graph)
                 waiting[target] -= 1
                 if waiting[target] == 0:
                     ready.append(target)
@@ -430,22 +468,20 @@ def _add_to(pending: dict, node: Node, index: int, grad: Tensor, create_graph: b
     elif create_graph:
         slots[index] = previous + grad  # recorded, so the sum is differentiable too
     else:  # a fresh array (0-d sums come back as numpy scalars)
-        slots[index] = _tensor(np.asarray(previous.data + grad.data), None, 0)
+        slots[index] = _tensor(np.asarray(previous.data + grad.data), None)
 
 
 def _filled(node: Node, slots: list) -> tuple:
     """The gradient of every output of `node`: zeros for an output that received none."""
-    if node.n_outputs == 1:
-        return (slots[0],)
     return tuple(
-        _tensor(np.zeros(shape, dtype), None, 0) if g is None else g
+        _tensor(np.zeros(shape, dtype), None) if g is None else g
         for g, (shape, dtype) in zip(slots, node.output_meta)
     )
 
 
 def _as_seed(output: Tensor, seed: Any) -> Tensor:
     if not isinstance(seed, Tensor):
-        seed = _tensor(np.asarray(seed, dtype=output.dtype), None, 0)
+        seed = _tensor(np.asarray(seed, dtype=output.dtype), None)
     if seed.shape != output.shape:
         raise checks.seed_shape(seed.shape, output.shape)
     return seed
@@ -461,7 +497,7 @@ def _count_uses(roots: list[Node]) -> dict[Node, int]:
         for edge in stack.pop().edges:
             if edge is None:
                 continue
-            child = follow(edge)[0]
+            child = edge[0]
             if type(child) is not Node:
                 continue  # a leaf
             count = uses.get(child)
@@ -493,7 +529,7 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
 def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> Tensor:
     """A gradient must have its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
-        grad = _tensor(np.asarray(grad), None, 0)
+        grad = _tensor(np.asarray(grad), None)
     if type(target) is not Node:  # a leaf
         shape, dtype = target.data.shape, target.data.dtype  # type: ignore[union-attr]
     elif target.output_meta:  # output `index` of a Function that returned a tuple
@@ -503,5 +539,5 @@ def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> T
     if grad.data.shape != shape:
         raise checks.gradient_shape(node.fn.__name__, grad.data.shape, shape)
     if grad.data.dtype != dtype:
-        grad = _tensor(grad.data.astype(dtype), None, 0)
+        grad = _tensor(grad.data.astype(dtype), None)
     return grad

@@ -5,12 +5,12 @@ objects would tie the graph to every intermediate result and, for the op's own o
 cycle (output -> node -> output). So when forward returns, `seal` keeps each saved tensor as its
 array plus a *source* saying where it came from:
 
-    ~k      the node's own output k (~0 = -1 for the only output)
-    p >= 0  the node's input at position p (re-attached through the node's edge p)
-    tensor  anything else (a tensor that was neither input nor output), kept as is; or None
+    ~k      the node's own output k (~0 = -1 for the only output), kept as a number: no cycle
+    edge    an input: that input's edge (the node that made it, or the leaf itself), or None
+            for an input that needs no gradient (rebuilt as a constant)
+    (t, 0)  a tensor that was neither input nor output, kept as is; None if None was saved
 
-`source_edge` turns a source back into the edge the rebuilt tensor hangs from, and the engine's
-`Node.saved_tensors` rebuilds the tensors from those edges and arrays when backward asks.
+`Node.saved_tensors` (in engine.py) rebuilds the tensors from these sources when backward asks.
 
 Backward reads the saved arrays, so an in-place write into one of them in between would silently
 corrupt gradients. Outputs of recorded ops are read-only from birth (the engine does that); any
@@ -66,15 +66,17 @@ class Guard:
             unlock(owner)
 
 
-def seal(saved: tuple, inputs: tuple, results: tuple, arrays: tuple) -> tuple:
+def seal(saved: tuple, inputs: tuple, edges: tuple, results: tuple, arrays: tuple) -> tuple:
     """(sources, arrays, guard) for the tensors forward saved: see the module docstring.
 
-    `results` are what forward returned and `arrays` the output arrays actually recorded.
+    `edges` are the node's, `results` what forward returned, `arrays` the output arrays recorded.
     """
     sources, kept, owners = [], [], []
     for tensor in saved:
-        source, data = tensor, None if tensor is None else tensor.data
+        source: Any = None
+        data = None
         if tensor is not None:
+            source, data = (tensor, 0), tensor.data
             for index, result in enumerate(results):
                 if result is tensor:
                     source, data = ~index, arrays[index]  # the array actually recorded
@@ -82,7 +84,7 @@ def seal(saved: tuple, inputs: tuple, results: tuple, arrays: tuple) -> tuple:
             else:
                 for position, x in enumerate(inputs):
                     if x is tensor:
-                        source = position
+                        source = edges[position]
                         break
                 owner = lock(data)
                 if owner is not None:
@@ -90,12 +92,3 @@ def seal(saved: tuple, inputs: tuple, results: tuple, arrays: tuple) -> tuple:
         sources.append(source)
         kept.append(data)
     return tuple(sources), tuple(kept), Guard(owners) if owners else None
-
-
-def source_edge(source: Any, node: Any) -> Any:
-    """The edge a saved tensor is rebuilt at: its own output's, its input's, or the object kept."""
-    if type(source) is not int:
-        return source  # None, or a tensor that was neither an input nor an output
-    if source < 0:
-        return node if node.n_outputs == 1 else (node, ~source)  # our own output
-    return node.edges[source]  # None for an input that needs no gradient

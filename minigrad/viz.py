@@ -96,6 +96,8 @@ def to_dot(
                 continue
             source = dot_id(target, "op")
             output = f"[{index}] " if target.n_outputs > 1 else ""
+            if target.output_labels:  # the op named its outputs (an LSTM's i, f, g, o)
+                output = f"{target.output_labels[index]} "
             value = known.get((target, index)) or _retained(target, index)
             if value is not None and (id(value) in label_of or value.grad is not None):
                 # A named or grad-holding intermediate tensor gets its own box on the edge.

@@ -85,7 +85,7 @@ def install_tensor_methods() -> None:
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
     T.sum, T.max, T.mean = sum, max, mean
     T.reshape, T.transpose, T.broadcast_to = reshape, transpose, broadcast_to
-    T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")
+    T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")  # type: ignore[assignment]
 
 
 def _binary(fn: type[Function]) -> tuple:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Function, Node, Tensor, from_numpy
+from ..engine import Function, Tensor, from_numpy
 from .operands import as_axis, constant, lift
 
 
@@ -20,7 +20,7 @@ def _kept_shape(shape: tuple, axis: Any) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def _expand_reduced(g: Tensor, ctx: Node) -> Tensor:
+def _expand_reduced(g: Tensor, ctx: Any) -> Tensor:
     """Spread the gradient of a reduction over `ctx.axis` back over the input's shape."""
     return g.reshape(_kept_shape(ctx.shape, ctx.axis)).broadcast_to(ctx.shape)
 

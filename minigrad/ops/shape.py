@@ -118,7 +118,7 @@ class Concatenate(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return (None, *Split.apply(g, ctx.bounds, ctx.axis))  # each input gets its own piece
+        return (None, *Split.apply(g, ctx.bounds, ctx.axis, None))  # each input gets its own piece
 
 
 class Split(Function):
@@ -129,8 +129,8 @@ class Split(Function):
     """
 
     @staticmethod
-    def forward(ctx, a, bounds, axis):
-        ctx.axis = axis
+    def forward(ctx, a, bounds, axis, labels=None):
+        ctx.axis, ctx.output_labels = axis, labels  # labels: what viz calls the pieces
         head = (slice(None),) * axis
         return tuple(
             _read_only_view(a.data[head + (slice(start, stop),)])
@@ -139,7 +139,7 @@ class Split(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        return Concatenate.apply(ctx.axis, *grads), None, None
+        return Concatenate.apply(ctx.axis, *grads), None, None, None
 
 
 class Stack(Function):
@@ -176,14 +176,14 @@ class Unstack(Function):
 
 
 def reshape(a: Any, *shape: Any) -> Tensor:
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    return Reshape.apply(lift(a), tuple(shape))
+    sizes = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Reshape.apply(lift(a), tuple(sizes))
 
 
 def transpose(a: Any, *axes: Any) -> Tensor:
     """Permute axes (reverse them when none are given), as np.transpose."""
-    axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-    return Transpose.apply(lift(a), tuple(axes) if axes else None)
+    order = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    return Transpose.apply(lift(a), tuple(order) if order else None)
 
 
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
@@ -210,8 +210,13 @@ def unstack(a: Any, axis: int = 0) -> list[Tensor]:
     return list(Unstack.apply(a, axis % a.ndim))
 
 
-def split(a: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """Split into pieces along `axis`, as np.split: N equal sections or at the given indices."""
+def split(
+    a: Any, indices_or_sections: Any, axis: int = 0, *, labels: tuple[str, ...] | None = None
+) -> list[Tensor]:
+    """Split into pieces along `axis`, as np.split: N equal sections or at the given indices.
+
+    `labels` name the pieces in `viz` pictures (an LSTM's gates: ("i", "f", "g", "o")).
+    """
     a = lift(a)
     if not -a.ndim <= axis < a.ndim:
         raise ValueError(f"split: axis {axis} is out of bounds for shape {a.shape}")
@@ -232,7 +237,7 @@ def split(a: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
         if any(start != bound for (start, _), bound in zip(spans, bounds)):  # pieces overlap
             head = (slice(None),) * axis
             return [a[head + (slice(start, stop),)] for start, stop in spans]
-    return list(Split.apply(a, bounds, axis))
+    return list(Split.apply(a, bounds, axis, labels))
 
 
 def getitem(a: Tensor, index: Any) -> Tensor:
