@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Tensor, enable_grad, grad, no_grad
+from .autograd import grad
+from .engine import Tensor
+from .grad_mode import enable_grad, no_grad
 from .ops import concatenate, constant
 
 
