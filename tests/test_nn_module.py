@@ -244,3 +244,15 @@ def test_parameter_list_wraps_and_registers():
     holder.params = params
     assert [n for n, _ in holder.named_parameters()] == ["params.0", "params.1", "params.2"]
     assert repr(params).splitlines()[1] == "    (0): Parameter containing: [float64 of size 3x2]"
+
+
+def test_state_dict_prefix_and_keep_vars():
+    model = WithBuffers()
+    live = model.state_dict(keep_vars=True)
+    assert live["running"] is model.running and live["layer.weight"] is model.layer.weight
+    assert list(model.state_dict(prefix="net")) == [
+        "net.scale",
+        "net.running",
+        "net.layer.weight",
+        "net.layer.bias",
+    ]

@@ -123,43 +123,48 @@ def class_targets(rng, shape, ignore):
     return np.asarray(target), classes
 
 
+CLASS_LOSSES = {  # our function and module, then PyTorch's
+    "cross_entropy": (
+        F.cross_entropy,
+        nn.CrossEntropyLoss,
+        TF.cross_entropy,
+        torch.nn.CrossEntropyLoss,
+    ),
+    "nll_loss": (F.nll_loss, nn.NLLLoss, TF.nll_loss, torch.nn.NLLLoss),
+}
+
+
 @pytest.mark.parametrize("shape", LAYOUTS, ids=str)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("ignore_index", [-100, 1])
-@pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
-def test_cross_entropy_class_ids_match_pytorch(
-    shape, reduction, weighted, ignore_index, label_smoothing
+@pytest.mark.parametrize(
+    ("name", "label_smoothing"),
+    [("cross_entropy", 0.0), ("cross_entropy", 0.25), ("nll_loss", 0.0)],
+)
+def test_class_id_losses_match_pytorch(
+    shape, reduction, weighted, ignore_index, name, label_smoothing
 ):
-    rng = rng_for(shape, reduction, weighted, ignore_index, label_smoothing)
+    rng = rng_for(shape, reduction, weighted, ignore_index, name, label_smoothing)
     x = rng.standard_normal(shape) * 3
+    if name == "nll_loss":  # log-probabilities
+        x = F.log_softmax(mg.Tensor(x), dim=0 if len(shape) == 1 else 1).data
     target, classes = class_targets(rng, shape, ignore_index)
     weight = rng.uniform(0.2, 2.0, classes) if weighted else None
-    options = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)
+    options = dict(ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing:
+        options["label_smoothing"] = label_smoothing
+    our_fn, our_loss, their_fn, their_loss = CLASS_LOSSES[name]
     agree(
-        lambda x, t, w: F.cross_entropy(x, t, w, **options),
-        lambda x, t, w: TF.cross_entropy(x, t, w, **options),
+        lambda x, t, w: our_fn(x, t, w, **options),
+        lambda x, t, w: their_fn(x, t, w, **options),
         [x],
         [target, weight],
     )
     agree(
-        lambda x, t, w: nn.CrossEntropyLoss(w, **options)(x, t),
-        lambda x, t, w: torch.nn.CrossEntropyLoss(w, **options)(x, t),
+        lambda x, t, w: our_loss(w, **options)(x, t),
+        lambda x, t, w: their_loss(w, **options)(x, t),
         [x],
-        [target, weight],
-    )
-    nll_options = dict(ignore_index=ignore_index, reduction=reduction)
-    log_p = F.log_softmax(mg.Tensor(x), dim=0 if len(shape) == 1 else 1).data
-    agree(
-        lambda p, t, w: F.nll_loss(p, t, w, **nll_options),
-        lambda p, t, w: TF.nll_loss(p, t, w, **nll_options),
-        [log_p],
-        [target, weight],
-    )
-    agree(
-        lambda p, t, w: nn.NLLLoss(w, **nll_options)(p, t),
-        lambda p, t, w: torch.nn.NLLLoss(w, **nll_options)(p, t),
-        [log_p],
         [target, weight],
     )
 

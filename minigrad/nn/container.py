@@ -24,11 +24,7 @@ class _IndexedModules(Module):
             self.append(module)
 
     def _index(self, index: Any) -> int:
-        """A position in range, counting from the end when negative, as a list's."""
-        index, length = operator.index(index), len(self._modules)
-        if not -length <= index < length:
-            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {length}")
-        return index % length
+        return _position(self, index, len(self._modules))
 
     def _renumber(self, modules: list[Module]) -> None:
         self._modules.clear()
@@ -198,10 +194,7 @@ class ParameterList(Module):
             self.append(value)
 
     def _index(self, index: Any) -> int:
-        index, length = operator.index(index), len(self._parameters)
-        if not -length <= index < length:
-            raise IndexError(f"ParameterList: index {index} is out of range for {length}")
-        return index % length
+        return _position(self, index, len(self._parameters))
 
     def __len__(self) -> int:
         return len(self._parameters)
@@ -237,6 +230,14 @@ class ParameterList(Module):
             f"  ({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
             for i, p in enumerate(self)
         )
+
+
+def _position(container: Module, index: Any, length: int) -> int:
+    """`index` as a position in [0, length), counting from the end when negative, as a list's."""
+    index = operator.index(index)
+    if not -length <= index < length:
+        raise IndexError(f"{type(container).__name__}: index {index} is out of range for {length}")
+    return index % length
 
 
 def _checked_module(container: Module, module: Any) -> Module:

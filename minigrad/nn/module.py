@@ -346,22 +346,24 @@ class Module:
 
     # --- State ---------------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> dict[str, Any]:
         """{dotted name: a copy of the array} for every parameter and persistent buffer.
 
         Each module contributes its own parameters, then its own buffers, before its
-        submodules' (PyTorch's order); a tensor shared under two names is listed once.
+        submodules' (PyTorch's order); a tensor shared under two names is listed once. With
+        `keep_vars=True` the values are the live Tensors themselves, not copies of their arrays.
         """
-        state: dict[str, np.ndarray] = {}
+        state: dict[str, Any] = {}
         seen: set[int] = set()
-        for prefix, module in self.named_modules():
+        for module_prefix, module in self.named_modules(prefix=prefix):
             buffers = module._buffers
             kept = [(n, b) for n, b in buffers.items() if n not in module._non_persistent_buffers]
             for name, tensor in [*module._parameters.items(), *kept]:
                 if tensor is None or id(tensor) in seen:
                     continue
                 seen.add(id(tensor))
-                state[f"{prefix}.{name}" if prefix else name] = tensor.data.copy()
+                key = f"{module_prefix}.{name}" if module_prefix else name
+                state[key] = tensor if keep_vars else tensor.data.copy()
         return state
 
     def load_state_dict(
