@@ -368,7 +368,7 @@ def test_binary_cross_entropy_with_logits_gradcheck_and_formula(data, reduction,
     y = leaf(arrays(data.draw, (2, 3), 0.0, 1.0))
     w = np.array([[1.0], [0.5]]) if weighted else None
     pw = np.array([1.0, 3.0, 0.2]) if pos else None
-    fn = lambda x, y: F.binary_cross_entropy_with_logits(  # noqa: E731
+    fn = lambda x, y: F.binary_cross_entropy_with_logits(
         x, y, weight=w, reduction=reduction, pos_weight=pw
     )
     assert mg.gradcheck(fn, [x, y])
@@ -394,7 +394,7 @@ def test_kl_div_gradcheck_and_formula(data, reduction, log_target):
     x = leaf(F.log_softmax(mg.Tensor(arrays(data.draw, (2, 3))), dim=1).data)
     t = F.softmax(mg.Tensor(arrays(data.draw, (2, 3))), dim=1).data
     t = leaf(np.log(t) if log_target else t)
-    fn = lambda x, t: F.kl_div(x, t, reduction=reduction, log_target=log_target)  # noqa: E731
+    fn = lambda x, t: F.kl_div(x, t, reduction=reduction, log_target=log_target)
     assert mg.gradcheck(fn, [x, t])
     p = np.exp(t.data) if log_target else t.data
     per = p * (np.log(p) - x.data)

@@ -21,8 +21,7 @@ from ..engine import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module registers and an optimizer updates: it requires grad (unless frozen
-    with `Module.requires_grad_(False)`)."""
+    """A Tensor that a Module registers and an optimizer updates; it requires grad unless frozen."""
 
     __slots__ = ()
 
@@ -287,7 +286,10 @@ class Module:
     ) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, tensor) of one registry (parameters or buffers) over the tree."""
         seen: set[int] = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        if recurse:
+            modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+        else:
+            modules = [(prefix, self)]
         for module_prefix, module in modules:
             for name, tensor in module.__dict__[registry].items():
                 if tensor is None or (remove_duplicate and id(tensor) in seen):
@@ -318,7 +320,7 @@ class Module:
             parameter.requires_grad = bool(requires_grad)
         return self
 
-    def float(self) -> Module:  # noqa: A003 - PyTorch's name
+    def float(self) -> Module:
         """Cast every parameter, gradient and buffer to float32, in place; returns self."""
         return self._cast(np.float32)
 
