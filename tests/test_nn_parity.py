@@ -92,6 +92,10 @@ def test_pointwise_activations_and_flatten_match_pytorch():
     y = rng_for("flatten").standard_normal((2, 3, 4, 5))
     for args in [(), (0,), (1, 2), (-3, -2), (2, 3)]:
         agree(nn.Flatten(*args), torch.nn.Flatten(*args), [y])
+    for args in [(0,), (-1,), (0, -1)]:  # a 0-d input counts as 1-d
+        agree(nn.Flatten(*args), torch.nn.Flatten(*args), [np.array(2.0)])
+    with pytest.raises(IndexError, match=r"Flatten: start_dim=1 / end_dim=-1 out of range"):
+        nn.Flatten()(np.array(2.0))  # as torch.nn.Flatten()
 
 
 def test_embedding_padding_idx_matches_pytorch():

@@ -97,15 +97,15 @@ class Flatten(Module):
 
     def forward(self, input: Any) -> Tensor:
         x = lift(input)
-        if x.ndim == 0:
-            return x.reshape(1)
-        start, end = self.start_dim, self.end_dim
-        if not (-x.ndim <= start < x.ndim and -x.ndim <= end < x.ndim):
+        start, end, ndim = self.start_dim, self.end_dim, max(x.ndim, 1)  # 0-d counts as 1-d
+        if not (-ndim <= start < ndim and -ndim <= end < ndim):
             raise IndexError(
                 f"Flatten: start_dim={start} / end_dim={end} out of range for an input of "
                 f"shape {x.shape}"
             )
-        start, end = start % x.ndim, end % x.ndim
+        if x.ndim == 0:
+            return x.reshape(1)
+        start, end = start % ndim, end % ndim
         if start > end:
             raise ValueError(
                 f"Flatten: start_dim={self.start_dim} comes after end_dim={self.end_dim} for an "
