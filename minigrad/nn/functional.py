@@ -466,7 +466,11 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
 def binary_cross_entropy(
     input: Any, target: Any, weight: Any = None, reduction: str = "mean"
 ) -> Tensor:
-    """-(y log x + (1 - y) log(1 - x)) for probabilities x, each log clamped at -100 (PyTorch)."""
+    """-(y log x + (1 - y) log(1 - x)) for probabilities x, each log clamped at -100 (PyTorch).
+
+    The gradient is this loss's own; only within 1e-12 of 0 or 1 does it differ from PyTorch's,
+    which clamps x (1 - x) in the gradient's denominator at 1e-12 instead.
+    """
     op = "binary_cross_entropy"
     _check_reduction(op, reduction)
     input, target = _same_shape(op, input, target)
