@@ -466,3 +466,15 @@ def test_losses_keep_float32():
         x.grad = None
         result.sum().backward()
         assert x.grad.dtype == np.float32
+
+
+def test_target_shape_errors_name_both_layouts_for_cross_entropy_only():
+    x = mg.Tensor(np.zeros((2, 3, 4)))
+    with pytest.raises(
+        ValueError,
+        match=r"cross_entropy: input of shape \(2, 3, 4\) \(classes on axis 1\) needs a target of "
+        r"shape \(2, 4\) \(class ids\) or \(2, 3, 4\) \(probabilities\), got \(2, 3\)",
+    ):
+        F.cross_entropy(x, np.zeros((2, 3), dtype=int))
+    with pytest.raises(ValueError, match=r"needs a target of shape \(2, 4\) \(class ids\), got"):
+        F.nll_loss(x, np.zeros((2, 3), dtype=int))

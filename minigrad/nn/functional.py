@@ -295,9 +295,10 @@ def _nll_terms(
     ids = class_indices(target, classes, op, "target", ignore_index)
     expected = log_p.shape[:axis] + log_p.shape[axis + 1 :]
     if ids.shape != expected:
+        also = f" or {log_p.shape} (probabilities)" if op == "cross_entropy" else ""
         raise ValueError(
             f"{op}: input of shape {log_p.shape} (classes on axis {axis}) needs a target of "
-            f"shape {expected} of class ids, or {log_p.shape} of probabilities, got {ids.shape}"
+            f"shape {expected} (class ids){also}, got {ids.shape}"
         )
     keep = ids != ignore_index
     safe = np.where(keep, ids, 0)  # ignored positions read class 0 and are weighted 0
@@ -306,14 +307,14 @@ def _nll_terms(
     else:
         grid = np.indices(expected, sparse=True)  # broadcasting index arrays, one per axis
         picked = log_p[(grid[0], safe, *grid[1:])]
-    weights = keep.astype(log_p.dtype) if weight is None else weight[safe] * keep
-    if weight is None and keep.all():
+    if weight is None and keep.all():  # the common case: every target counts once
         return -picked, float(ids.size), keep
+    weights = keep.astype(log_p.dtype) if weight is None else weight[safe] * keep
     return -picked * constant(weights, log_p.dtype), float(weights.sum()), keep
 
 
 def _weighted_reduce(losses: Tensor, total: float, reduction: str) -> Tensor:
-    """ "mean" divides by the targets' total weight, so an all-ignored batch gives nan."""
+    """Reduce per-target losses; "mean" divides by the targets' total weight (nan if it is 0)."""
     if reduction == "none":
         return losses
     if reduction == "sum" or total != 0:
