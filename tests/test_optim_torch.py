@@ -260,3 +260,34 @@ def test_schedule_state_dicts_hold_pytorchs_numbers():
     mine, reference = ours.state_dict(), theirs.state_dict()
     for key in ("T_max", "eta_min", "base_lrs", "last_epoch", "_step_count", "_last_lr"):
         assert mine[key] == reference[key], key
+
+
+BAD_ARGUMENTS = [
+    ("SGD", {"lr": -1}),
+    ("SGD", {"lr": 0.1, "momentum": -0.5}),
+    ("SGD", {"lr": 0.1, "weight_decay": -1e-3}),
+    ("SGD", {"lr": 0.1, "nesterov": True}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True}),
+    ("Adam", {"lr": -0.5}),
+    ("Adam", {"eps": -1e-8}),
+    ("Adam", {"betas": (1.0, 0.999)}),
+    ("Adam", {"betas": (0.9, -0.1)}),
+    ("Adam", {"weight_decay": -1.0}),
+    ("AdamW", {"betas": (0.9, 1.5)}),
+    ("RMSprop", {"alpha": -0.1}),
+    ("RMSprop", {"momentum": -1.0}),
+    ("RMSprop", {"eps": -1.0}),
+    ("Adagrad", {"lr_decay": -0.1}),
+    ("Adagrad", {"initial_accumulator_value": -1.0}),
+    ("Adagrad", {"eps": -1.0}),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), BAD_ARGUMENTS, ids=lambda x: str(x))
+def test_bad_arguments_raise_pytorchs_error(name, options):
+    with pytest.raises(ValueError) as theirs:
+        getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))], **options)
+    with pytest.raises(ValueError) as ours:
+        getattr(optim, name)([nn.Parameter(np.zeros(2))], **options)
+    assert str(theirs.value) in str(ours.value)
+    assert str(ours.value).startswith(f"{name}: ")

@@ -40,6 +40,8 @@ class Optimizer:
                 f"{name}: params must be an iterable of Tensors or dicts, got a single Tensor "
                 f"of shape {params.shape} (wrap it in a list)"
             )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: parameters must be in an ordered collection, not a set")
         self.defaults = dict(defaults)
         self.state: dict[int, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -68,7 +70,7 @@ class Optimizer:
                 f"{sorted(self.defaults)})"
             )
         params = param_group["params"]
-        if isinstance(params, set):
+        if isinstance(params, (set, frozenset)):
             raise TypeError(f"{name}: parameters must be in an ordered collection, not a set")
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
@@ -234,7 +236,7 @@ class Optimizer:
         if missing:
             problems.append(f"param_groups[{g}] lacks the option(s) {missing}")
             return {}
-        new = {}
+        new, known = {}, len(problems)
         for key, value in saved.items():
             if key == "params":
                 continue
@@ -247,12 +249,12 @@ class Optimizer:
                 )
             else:
                 new[key] = converted
-        if len(new) == len(saved) - ("params" in saved):
+        if len(problems) == known:
             try:
                 self.check_group(new)
             except ValueError as error:
                 problems.append(f"param_groups[{g}]: {error}")
-        return new
+        return new if len(problems) == known else {}  # {}: its state is not checked
 
 
 def _copy_value(value: Any) -> Any:
