@@ -291,3 +291,33 @@ def test_bad_arguments_raise_pytorchs_error(name, options):
         getattr(optim, name)([nn.Parameter(np.zeros(2))], **options)
     assert str(theirs.value) in str(ours.value)
     assert str(ours.value).startswith(f"{name}: ")
+
+
+@pytest.mark.parametrize(("name", "options"), [c for c in CASES if c[1]], ids=lambda x: str(x))
+def test_a_pytorch_checkpoint_loads_and_continues_the_same(name, options):
+    """PyTorch's state_dict, as numpy (its step counts are float tensors), minus its own keys."""
+    _, theirs = run_both(name, options, [{}, {"lr": 0.003}], steps=5)
+    saved = theirs.state_dict()
+    fresh = [
+        nn.Parameter(q.detach().numpy().copy()) for g in theirs.param_groups for q in g["params"]
+    ]
+    ours = getattr(optim, name)([{"params": [fresh[0]]}, {"params": [fresh[1]]}], **options)
+    ours.load_state_dict(
+        {
+            "state": {i: {k: v.numpy() for k, v in e.items()} for i, e in saved["state"].items()},
+            "param_groups": [
+                {k: v for k, v in g.items() if k in ours.defaults or k == "params"}
+                for g in saved["param_groups"]
+            ],
+        }
+    )
+    tensors = [q for g in theirs.param_groups for q in g["params"]]
+    rng = np.random.default_rng(1)
+    for step in range(5):
+        for p, q in zip(fresh, tensors):
+            g = rng.standard_normal(p.shape)
+            p.grad, q.grad = g, torch.tensor(g)
+        ours.step()
+        theirs.step()
+        for p, q in zip(fresh, tensors):
+            close(p.data, q.detach().numpy(), f"step {step}")

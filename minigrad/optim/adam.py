@@ -33,7 +33,7 @@ class Adam(Optimizer):
     ) -> None:
         defaults = dict(
             lr=lr,
-            betas=_pair(betas),
+            betas=betas,
             eps=eps,
             weight_decay=weight_decay,
             amsgrad=amsgrad,
@@ -45,7 +45,7 @@ class Adam(Optimizer):
     def check_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         check_nonnegative(name, group, "lr", "eps")
-        betas = group["betas"]
+        betas = group["betas"] = _pair(group["betas"])  # a group may give them as a list
         if not isinstance(betas, tuple) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas!r:.60}")
         for i, beta in enumerate(betas):
