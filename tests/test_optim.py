@@ -417,6 +417,16 @@ BAD = [
         r"state\[1\]\['exp_avg'\] must be a numpy array, got list",
     ),
     ("state for no parameter", lambda s: s["state"].update({7: {}}), r"state\[7\] is for no"),
+    (
+        "a repeated index",
+        lambda s: s["param_groups"][1].update(params=[0]),
+        r"param_groups\[1\]: parameter index 0 is not a whole number, or is repeated",
+    ),
+    (
+        "a name for an index",
+        lambda s: s["param_groups"][0].update(params=["weight"]),
+        r"param_groups\[0\]: parameter index 'weight' is not a whole number",
+    ),
 ]
 
 

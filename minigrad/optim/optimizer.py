@@ -201,7 +201,7 @@ class Optimizer:
             new = self._read_group(g, group, saved, problems)
             groups.append(new)
             indices = saved.get("params") if isinstance(saved, Mapping) else None
-            indices = list(np.asarray(indices).reshape(-1)) if indices is not None else []
+            indices = np.asarray(indices).reshape(-1).tolist() if indices is not None else []
             if len(indices) != len(group["params"]):
                 problems.append(
                     f"param_groups[{g}] has {len(indices)} parameter(s), the optimizer's "
@@ -210,8 +210,12 @@ class Optimizer:
                 continue
             for index, p in zip(indices, group["params"]):
                 if not isinstance(index, numbers.Integral) or int(index) in param_of_index:
-                    problems.append(f"param_groups[{g}]: parameter index {index!r} is repeated")
-                param_of_index[int(index)], group_of_index[int(index)] = p, new
+                    problems.append(
+                        f"param_groups[{g}]: parameter index {index!r:.60} is not a whole "
+                        "number, or is repeated"
+                    )
+                else:
+                    param_of_index[int(index)], group_of_index[int(index)] = p, new
         state: dict[int, dict[str, Any]] = {}
         if not isinstance(saved_state, Mapping):
             problems.append(f"'state' must be a dict, got {type(saved_state).__name__}")
