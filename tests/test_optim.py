@@ -594,3 +594,19 @@ def test_step_lr_halves_on_schedule():
         rates.append(schedule.get_last_lr())
     assert [r[0] for r in rates] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
     assert opt.param_groups[1]["initial_lr"] == 0.01
+
+
+def test_reduce_on_plateau_takes_a_tensor_and_covers_groups_added_later():
+    opt = sgd_with_two_groups()
+    schedule = optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=0.004)
+    schedule.step(mg.Tensor(1.0))
+    opt.add_param_group({"params": [nn.Parameter([0.0])], "lr": 0.005})
+    schedule.step(mg.Tensor(2.0))  # worse: every group is reduced, none below min_lr
+    assert schedule.get_last_lr() == pytest.approx([0.01, 0.004, 0.004], rel=1e-15)
+    fixed = optim.lr_scheduler.ReduceLROnPlateau(
+        sgd_with_two_groups(), factor=0.5, patience=0, min_lr=[0.0, 0.0]
+    )
+    fixed.optimizer.add_param_group({"params": [nn.Parameter([0.0])]})
+    fixed.step(1.0)
+    with pytest.raises(ValueError, match="the optimizer has 3 parameter groups but min_lr gave 2"):
+        fixed.step(2.0)

@@ -14,6 +14,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..engine import Tensor
 from .optimizer import Optimizer
 
 __all__ = [
@@ -231,9 +232,9 @@ class ReduceLROnPlateau(LRScheduler):
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != groups:
                 raise ValueError(f"ReduceLROnPlateau: expected {groups} min_lrs, got {len(min_lr)}")
-            self.min_lrs = list(min_lr)
+            self.default_min_lr, self.min_lrs = None, list(min_lr)
         else:
-            self.min_lrs = [min_lr] * groups
+            self.default_min_lr, self.min_lrs = min_lr, [min_lr] * groups
         self.optimizer = optimizer
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode = threshold, threshold_mode
@@ -246,7 +247,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: float) -> None:  # type: ignore[override]
         """Record one value of the monitored metric, and reduce the rates if it has stalled."""
-        current = float(metrics)
+        current = metrics.item() if isinstance(metrics, Tensor) else float(metrics)
         self.last_epoch += 1
         if self.is_better(current):
             self.best, self.num_bad_epochs = current, 0
@@ -256,7 +257,15 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # bad steps in the cooldown do not count
         if self.num_bad_epochs > self.patience:
-            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+            groups = self.optimizer.param_groups
+            if len(groups) != len(self.min_lrs):  # a group was added since
+                if self.default_min_lr is None:
+                    raise ValueError(
+                        f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter groups "
+                        f"but min_lr gave {len(self.min_lrs)} (set .min_lrs to one per group)"
+                    )
+                self.min_lrs = [self.default_min_lr] * len(groups)
+            for group, min_lr in zip(groups, self.min_lrs):
                 old = float(group["lr"])
                 new = max(old * self.factor, min_lr)
                 if old - new > self.eps:
