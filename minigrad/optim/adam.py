@@ -57,12 +57,6 @@ class Adam(Optimizer):
         check_nonnegative(name, group, "weight_decay")
         check_flags(name, group, "amsgrad", "maximize", "decoupled_weight_decay")
 
-    def initial_state(self, value: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        state = {"step": 0, "exp_avg": np.zeros_like(value), "exp_avg_sq": np.zeros_like(value)}
-        if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(value)
-        return state
-
     def state_layout(self, group: dict[str, Any]) -> dict[str, str]:
         layout = {"step": COUNT, "exp_avg": ARRAY, "exp_avg_sq": ARRAY}
         if group["amsgrad"]:
@@ -85,9 +79,8 @@ class Adam(Optimizer):
         state["exp_avg_sq"] = state["exp_avg_sq"] * beta2 + (1 - beta2) * grad * grad
         second = state["exp_avg_sq"]
         if group["amsgrad"]:
-            if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
-                state["max_exp_avg_sq"] = np.zeros_like(value)
-            second = state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], second)
+            highest = state.setdefault("max_exp_avg_sq", np.zeros_like(value))  # turned on late
+            second = state["max_exp_avg_sq"] = np.maximum(highest, second)
         step_size = lr / (1 - beta1 ** state["step"])
         denominator = np.sqrt(second) / (1 - beta2 ** state["step"]) ** 0.5 + group["eps"]
         return value + (-step_size) * (state["exp_avg"] / denominator)

@@ -128,8 +128,11 @@ class Optimizer:
         """Raise a ValueError if a group's options are invalid (PyTorch's checks)."""
 
     def initial_state(self, value: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        """A parameter's state before its first update (empty: the update builds it)."""
-        return {}
+        """A parameter's state before its first update: `state_layout`'s zeros."""
+        return {
+            name: 0 if kind == COUNT else np.zeros_like(value)
+            for name, kind in self.state_layout(group).items()
+        }
 
     def state_layout(self, group: dict[str, Any]) -> dict[str, str]:
         """The state each parameter of `group` has once updated: name -> ARRAY or COUNT."""

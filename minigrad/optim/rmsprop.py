@@ -43,12 +43,6 @@ class RMSprop(Optimizer):
         check_nonnegative("RMSprop", group, "lr", "eps", "momentum", "weight_decay", "alpha")
         check_flags("RMSprop", group, "centered", "maximize")
 
-    def initial_state(self, value: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: 0 if kind == COUNT else np.zeros_like(value)
-            for name, kind in self.state_layout(group).items()
-        }
-
     def state_layout(self, group: dict[str, Any]) -> dict[str, str]:
         layout = {"step": COUNT, "square_avg": ARRAY}
         if group["momentum"] > 0:
@@ -68,12 +62,14 @@ class RMSprop(Optimizer):
             grad = grad + group["weight_decay"] * value
         state["square_avg"] = state["square_avg"] * alpha + (1 - alpha) * grad * grad
         if group["centered"]:
-            grad_avg = state["grad_avg"] = lerp(state["grad_avg"], grad, 1 - alpha)
+            grad_avg = state.setdefault("grad_avg", np.zeros_like(value))  # centered turned on
+            grad_avg = state["grad_avg"] = lerp(grad_avg, grad, 1 - alpha)
             average = np.sqrt(state["square_avg"] - grad_avg * grad_avg)
         else:
             average = np.sqrt(state["square_avg"])
         average = average + group["eps"]
         if momentum > 0:
-            state["momentum_buffer"] = state["momentum_buffer"] * momentum + grad / average
+            buffer = state.setdefault("momentum_buffer", np.zeros_like(value))
+            state["momentum_buffer"] = buffer * momentum + grad / average
             return value - group["lr"] * state["momentum_buffer"]
         return value + (-group["lr"]) * (grad / average)

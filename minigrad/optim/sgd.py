@@ -47,6 +47,9 @@ class SGD(Optimizer):
                 f"{group['momentum']}, dampening={group['dampening']})"
             )
 
+    def initial_state(self, value: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+        return {}  # the momentum buffer starts as the first gradient, made by `update`
+
     def state_layout(self, group: dict[str, Any]) -> dict[str, str]:
         return {"momentum_buffer": ARRAY} if group["momentum"] != 0 else {}
 
