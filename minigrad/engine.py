@@ -326,6 +326,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any) -> Any:
         """Run forward and, if any input requires grad, record the call for backward."""
+        if state.tracer is not None:  # a function is being traced for compiling (grad_mode.py)
+            return state.tracer(cls, inputs)
         if state.enabled:
             edges = tuple(
                 [

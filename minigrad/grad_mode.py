@@ -4,6 +4,8 @@ The engine reads one switch on every op, `state.enabled`; `no_grad` / `enable_gr
 block. The same `state` also holds the two switches of the debug tools, which the engine checks as
 cheaply: `state.anomaly` (`minigrad.debug.detect_anomaly`) and `state.observers`, functions called
 as `observer(node, grads)` at every node backward visits (`minigrad.debug.trace`, `minigrad.grad`).
+While a function is traced for compiling, `state.tracer(fn, inputs)` replaces every
+`Function.apply`: it runs the op (with the tracer off) and writes it down.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class State:
     enabled = True  # record ops for backward (off inside `no_grad()` and while forward runs)
     anomaly = False  # check every recorded op for NaN/inf (minigrad.debug.detect_anomaly)
     observers: tuple[Callable[[Any, tuple], None], ...] = ()  # called at each node backward visits
+    tracer: Callable[[Any, tuple], Any] | None = None  # while compiling: runs and records each op
 
 
 state = State()
