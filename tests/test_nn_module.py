@@ -89,6 +89,8 @@ def test_plain_lists_of_modules_are_refused_with_the_fix():
         Stack({"a": nn.Linear(2, 2)})
     with pytest.raises(TypeError, match=r"plain tuple of parameters.*nn.ParameterList"):
         Stack((nn.Parameter(np.ones(2)),))
+    with pytest.raises(TypeError, match=r"plain dict of parameters.*register_parameter"):
+        Stack({"w": nn.Parameter(np.ones(2))})
     assert len(list(Stack(nn.ModuleList([nn.Linear(2, 2)] * 2)).parameters())) == 2
     assert Stack([1, 2]).layers == [1, 2]  # lists of anything else are ordinary attributes
 

@@ -509,15 +509,19 @@ def _refuse_plain_container(module: Module, name: str, value: Any) -> None:
     if not has_module and not any(isinstance(item, Parameter) for item in items):
         return
     if has_module:
-        fix = "nn.ModuleDict({...})" if kind == "dict" else "nn.ModuleList([...])"
-        what = "modules"
+        what, fix = (
+            "modules",
+            ("nn.ModuleDict({...})" if kind == "dict" else "nn.ModuleList([...])"),
+        )
+        fix = f"self.{name} = {fix}"
+    elif kind == "dict":  # there is no ParameterDict
+        what, fix = "parameters", "self.register_parameter(key, parameter) for each entry"
     else:
-        fix = "nn.ParameterList([...])"
-        what = "parameters"
+        what, fix = "parameters", f"self.{name} = nn.ParameterList([...])"
     raise TypeError(
         f"{type(module).__name__}: '{name}' is a plain {kind} of {what}, which a Module does "
         f"not look inside: their parameters would be missing from parameters(), state_dict() "
-        f"and the optimizer. Use self.{name} = {fix} instead"
+        f"and the optimizer. Use {fix} instead"
     )
 
 
