@@ -509,11 +509,8 @@ def _refuse_plain_container(module: Module, name: str, value: Any) -> None:
     if not has_module and not any(isinstance(item, Parameter) for item in items):
         return
     if has_module:
-        what, fix = (
-            "modules",
-            ("nn.ModuleDict({...})" if kind == "dict" else "nn.ModuleList([...])"),
-        )
-        fix = f"self.{name} = {fix}"
+        container = "nn.ModuleDict({...})" if kind == "dict" else "nn.ModuleList([...])"
+        what, fix = "modules", f"self.{name} = {container}"
     elif kind == "dict":  # there is no ParameterDict
         what, fix = "parameters", "self.register_parameter(key, parameter) for each entry"
     else:
