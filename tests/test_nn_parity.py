@@ -410,3 +410,24 @@ def test_hook_semantics_match_pytorch():
         results.append(layer(make(np.array([2.0]))).sum().item())
     assert results[0] == results[1] == 12.0
     assert not math.isnan(results[0])
+
+
+def test_a_pytorch_sequential_state_dict_loads_and_computes_the_same():
+    def mlp(lib, **options):
+        return lib.Sequential(
+            lib.Flatten(),
+            lib.Linear(6, 5, **options),
+            lib.GELU(),
+            lib.ModuleList([lib.Linear(5, 5, **options)])[0],
+            lib.Tanh(),
+            lib.Linear(5, 3, **options),
+            lib.LogSoftmax(dim=1),
+        )
+
+    theirs, ours = mlp(torch.nn, dtype=torch.float64), mlp(nn)
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
+    x = rng_for("mlp").standard_normal((4, 2, 3))
+    agree(ours, theirs, [x])
+    for (name, p), (their_name, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert name == their_name
+        np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-10, atol=1e-12)
