@@ -12,8 +12,7 @@ import inspect
 import re
 from pathlib import Path
 
-import numpy as np
-from test_docs import resolve, split_arguments
+from test_docs import parameter_problems, resolve
 
 import minigrad
 
@@ -92,25 +91,6 @@ def top_level_spans(sentence: str) -> list[str]:
         else:
             depth = max(0, depth + piece.count("(") - piece.count(")"))
     return spans
-
-
-def parameter_problems(label: str, obj: object, arguments: str) -> list[str]:
-    """Each documented parameter must exist, and a documented default must be the real one."""
-    try:
-        parameters = inspect.signature(obj).parameters
-    except (TypeError, ValueError):
-        return []
-    problems = []
-    for piece in split_arguments(arguments):
-        name, _, default = piece.lstrip("*").partition("=")
-        name = name.strip()
-        if name not in parameters:
-            problems.append(f"{label}: no parameter {name!r}")
-        elif default:
-            actual = parameters[name].default
-            if actual is inspect.Parameter.empty or actual != eval(default, {"np": np}):  # noqa: S307
-                problems.append(f"{label}: {name} defaults to {actual!r}, not {default}")
-    return problems
 
 
 def dotted_problems(text: str, roots: dict[str, object]) -> list[str]:
