@@ -39,6 +39,7 @@ from common import DEFAULT_OUT, Progress
 import minigrad as mg
 from minigrad import nn, optim
 from minigrad.nn import functional as F
+from minigrad.nn.serialization import save_npz
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 DEFAULTS = dict(cell="lstm", hidden=128, embed=32, steps=450, seq_len=48, batch=32, lr=4e-3)
@@ -145,8 +146,8 @@ def save_checkpoint(
 ) -> None:
     """Everything as plain arrays: np.load(path, allow_pickle=False) reads it back.
 
-    Written to a temporary file beside `path` and renamed over it, so a failed or interrupted
-    save never destroys the previous checkpoint.
+    Written to a temporary file beside `path` and renamed over it (`save_npz`), so a failed or
+    interrupted save never destroys the previous checkpoint.
     """
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
     names = dict((id(p), n) for n, p in model.named_parameters())
@@ -166,13 +167,7 @@ def save_checkpoint(
         arrays[f"config/{key}"] = np.array(int(config[key]))
     arrays["config/lr"] = np.array(float(config["lr"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    save_npz(path, arrays)
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -10,12 +10,7 @@ model holds.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import secrets
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from os import PathLike
 from typing import Any, NamedTuple
@@ -23,6 +18,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engine import Tensor
+from .serialization import (
+    cast_state,
+    compare_state,
+    npz_headers,
+    open_npz,
+    read_npz_member,
+    save_npz,
+)
 
 
 class Parameter(Tensor):
@@ -210,11 +213,11 @@ class Module:
         """Check `arrays` against `specs`, cast them, then assign them all (or raise, changing
         nothing)."""
         found = {key: (array.shape, array.dtype) for key, array in arrays.items()}
-        missing, unexpected, problems, usable = _compare_state(specs, found, strict, source)
+        missing, unexpected, problems, usable = compare_state(specs, found, strict, source)
         cast = {}
         for key in usable:
             dtype = specs[key][2]
-            cast[key], overflow = _cast_state(arrays[key], dtype)
+            cast[key], overflow = cast_state(arrays[key], dtype)
             if overflow:
                 problems.append(
                     f"'{key}' has values too large for {dtype} (largest magnitude "
@@ -246,20 +249,7 @@ class Module:
         The archive is written to a temporary file in the same folder, then renamed over `path`
         (`os.replace`, atomic), so a failed or interrupted save leaves any previous file intact.
         """
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        name = f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        temporary = os.path.join(folder, name)
-        try:
-            with open(temporary, "xb") as file:
-                np.savez(file, **self.state_dict())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temporary)
-            raise
+        save_npz(path, self.state_dict())
 
     def load(self, path: str | PathLike, strict: bool = True) -> IncompatibleKeys:
         """Read a `save`d .npz into the module, refusing anything that would need pickle.
@@ -270,15 +260,15 @@ class Module:
         """
         where = f"{type(self).__name__}.load: {os.fspath(path)}"
         specs = self._entry_specs()
-        with _open_npz(path, where) as archive:
-            headers = _npz_headers(archive, where)
+        with open_npz(path, where) as archive:
+            headers = npz_headers(archive, where)
             found = {key: (shape, dtype) for key, (_, shape, dtype, _) in headers.items()}
-            missing, unexpected, problems, usable = _compare_state(specs, found, strict, "file")
+            missing, unexpected, problems, usable = compare_state(specs, found, strict, "file")
             if problems:
                 raise RuntimeError(
                     f"{where}: nothing was loaded, because of\n  " + "\n  ".join(problems)
                 )
-            arrays = {key: _read_npz_member(archive, headers[key], where) for key in usable}
+            arrays = {key: read_npz_member(archive, headers[key], where) for key in usable}
         self._load_arrays(where, "file", specs, arrays, strict=False)
         return IncompatibleKeys(missing, unexpected)
 
@@ -296,178 +286,6 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + "\n" + "\n".join(lines) + "\n)"
-
-
-# --- Loading state: shared checks, and reading .npz files without pickle -----------------------
-
-_LEGACY_TORCH = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"  # torch.save's old pickle format
-_UNREADABLE = (OSError, EOFError, zipfile.BadZipFile, zlib.error)  # damaged bytes, not headers
-_TORCH_HINT = (
-    "minigrad cannot read it without pickle. Convert it where PyTorch is installed: "
-    "model.load_state_dict({k: v.numpy() for k, v in torch.load(path).items()}), then "
-    "model.save(...) writes an .npz"
-)
-
-
-def _compare_state(
-    specs: Mapping[str, tuple[str, tuple, np.dtype]],
-    found: Mapping[str, tuple[tuple, np.dtype]],
-    strict: bool,
-    source: str,
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(missing keys, unexpected keys, problems, keys that can be loaded) of `found` (shape,
-    dtype) against `specs`."""
-    missing = [key for key in specs if key not in found]
-    unexpected = [key for key in found if key not in specs]
-    problems, usable = [], []
-    if strict:
-        problems += [
-            f"missing key '{key}' ({specs[key][0]} of shape {specs[key][1]}, {specs[key][2]})"
-            for key in missing
-        ]
-        problems += [f"unexpected key '{key}' (the model has no such entry)" for key in unexpected]
-    for key, (what, shape, dtype) in specs.items():
-        if key not in found:
-            continue
-        found_shape, found_dtype = found[key]
-        if tuple(found_shape) != tuple(shape):
-            problems.append(
-                f"shape mismatch for '{key}': the {source} has shape {tuple(found_shape)}, "
-                f"the {what.split()[-1]} has shape {tuple(shape)}"
-            )
-        elif not _castable(found_dtype, dtype):
-            problems.append(
-                f"dtype mismatch for '{key}': the {source} has {found_dtype}, "
-                f"the {what.split()[-1]} is {dtype} (only floating-point arrays are cast)"
-            )
-        else:
-            usable.append(key)
-    return missing, unexpected, problems, usable
-
-
-def _castable(source: np.dtype, target: np.dtype) -> bool:
-    """Whether a loaded array of dtype `source` may go into an entry of dtype `target`: the
-    same dtype, floating point into floating point (PyTorch casts), or a safe integer cast."""
-    if source == target:
-        return True
-    if np.issubdtype(target, np.floating):
-        return np.issubdtype(source, np.floating)
-    return (
-        np.issubdtype(target, np.integer)
-        and np.issubdtype(source, np.integer)
-        and (np.can_cast(source, target, "safe"))
-    )
-
-
-def _cast_state(array: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, float]:
-    """A fresh copy of `array` in `dtype`, and the largest magnitude that overflowed (or 0)."""
-    with np.errstate(over="ignore"):
-        cast = np.array(array, dtype=dtype, copy=True)
-    if array.dtype != dtype and np.issubdtype(dtype, np.floating):
-        overflowed = np.isinf(cast) & np.isfinite(array)
-        if overflowed.any():
-            return cast, float(np.abs(array[overflowed]).max())
-    return cast, 0.0
-
-
-def _open_npz(path: str | PathLike, where: str) -> zipfile.ZipFile:
-    """The .npz file as a zip archive, or a ValueError that says what the file is instead."""
-    with open(path, "rb") as file:  # a missing file raises FileNotFoundError, naming it
-        start = file.read(len(_LEGACY_TORCH))
-    if not start:
-        raise ValueError(f"{where}: the file is empty (0 bytes), not an .npz archive")
-    if start.startswith(np.lib.format.MAGIC_PREFIX):
-        raise ValueError(f"{where}: the file holds a single array (.npy), not an .npz archive")
-    if start == _LEGACY_TORCH:
-        raise ValueError(
-            f"{where}: this is a PyTorch file (torch.save, legacy format); " + _TORCH_HINT
-        )
-    if start[:1] == b"\x80":
-        raise ValueError(
-            f"{where} is not a plain .npz archive of arrays: it is a pickle file, refused "
-            f"because unpickling can run arbitrary code"
-        )
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
-        raise ValueError(
-            f"{where} is not a plain .npz archive: it is not a zip file, or it is cut short (a "
-            f"zip's index is at its end) ({error})"
-        ) from None
-    names = archive.namelist()
-    if any(name.endswith("/data.pkl") or name == "data.pkl" for name in names):
-        archive.close()
-        raise ValueError(
-            f"{where}: this is a PyTorch file (torch.save), not an .npz; " + _TORCH_HINT
-        )
-    return archive
-
-
-def _npz_headers(
-    archive: zipfile.ZipFile, where: str
-) -> dict[str, tuple[zipfile.ZipInfo, tuple, np.dtype, bool]]:
-    """{key: (member, shape, dtype, fortran_order)} from each member's .npy header alone."""
-    headers = {}
-    for info in archive.infolist():
-        key = info.filename.removesuffix(".npy")
-        if key in headers:
-            raise ValueError(f"{where}: the archive has two members named '{info.filename}'")
-        try:
-            with archive.open(info) as stream:
-                shape, fortran, dtype = _read_npy_header(stream)
-        except _UNREADABLE as error:
-            raise ValueError(
-                f"{where}: member '{info.filename}' cannot be read ({error})"
-            ) from None
-        except ValueError as error:
-            raise ValueError(
-                f"{where}: member '{info.filename}' has no valid .npy header ({error})"
-            ) from None
-        if dtype.hasobject:
-            raise ValueError(
-                f"{where}: member '{info.filename}' is an object array, which only pickle can "
-                f"load; refused (allow_pickle=False) because unpickling can run arbitrary code"
-            )
-        headers[key] = (info, shape, dtype, fortran)
-    return headers
-
-
-def _read_npy_header(stream: Any) -> tuple[tuple, bool, np.dtype]:
-    """(shape, fortran_order, dtype) of the .npy file at `stream`'s position (versions 1 and 2)."""
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(stream)
-    if version == (2, 0):
-        return np.lib.format.read_array_header_2_0(stream)
-    raise ValueError(f".npy format version {version} is not supported")
-
-
-def _read_npz_member(
-    archive: zipfile.ZipFile,
-    header: tuple[zipfile.ZipInfo, tuple, np.dtype, bool],
-    where: str,
-) -> np.ndarray:
-    """The array of one member whose header has been checked: exactly the bytes it promises."""
-    info, shape, dtype, fortran = header
-    expected = math.prod(shape) * dtype.itemsize
-    try:
-        with archive.open(info) as stream:
-            _read_npy_header(stream)
-            data = stream.read(expected)
-            extra = stream.read(1)
-    except _UNREADABLE as error:
-        raise ValueError(f"{where}: member '{info.filename}' cannot be read ({error})") from None
-    if len(data) < expected:
-        raise ValueError(
-            f"{where}: member '{info.filename}' is truncated: its header promises shape {shape} "
-            f"{dtype}, so expected {expected} bytes, got {len(data)}"
-        )
-    if extra:
-        raise ValueError(
-            f"{where}: member '{info.filename}' has more data than its header (shape {shape} "
-            f"{dtype}, {expected} bytes) promises"
-        )
-    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def as_input(x: Any, dtype: np.dtype, where: str, what: str = "input") -> Tensor:
