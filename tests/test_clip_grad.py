@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import math
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from oracles import require
 
 from minigrad import nn
+from minigrad.testing import shapes
 
 torch = require("torch")
 
@@ -50,6 +54,30 @@ def test_clip_grad_norm_matches_pytorch_for_every_norm_type(norm_type, max_norm)
     assert isinstance(total, float)
     assert total == pytest.approx(expected.item(), rel=1e-12)
     assert_same_grads(ours, theirs)
+
+
+# Zero or 1e-100 <= |x| <= 1e3: for tinier values PyTorch's short-vector norm underflows to 0
+# where ours (scaled) does not.
+MAGNITUDES = st.one_of(st.just(0.0), st.floats(1e-100, 1e3), st.floats(-1e3, -1e-100))
+
+
+@given(
+    st.lists(
+        shapes(max_dims=2).flatmap(
+            lambda shape: hnp.arrays(np.float64, shape, elements=MAGNITUDES)
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.sampled_from([2.0, 1.0, 3.0, INF]),
+    st.floats(0.0, 50.0),
+)
+def test_clip_grad_norm_matches_pytorch_on_drawn_gradients(grads, norm_type, max_norm):
+    ours, theirs = pair(grads)
+    total = nn.clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    assert total == pytest.approx(expected.item(), rel=1e-12, abs=1e-300)
+    assert_same_grads(ours, theirs, rtol=1e-12)
 
 
 def test_clip_grad_norm_float32_stays_float32_and_matches_pytorch():
@@ -121,3 +149,12 @@ def test_a_nan_or_negative_limit_is_refused(clip, name, limit):
     with pytest.raises(ValueError, match=name):
         clip(ours, limit)
     np.testing.assert_array_equal(ours[0].grad, drawn(4)[0])
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+@pytest.mark.parametrize("norm_type", [2.0, 3.0])
+def test_tiny_and_huge_gradients_neither_underflow_nor_overflow(scale, norm_type):
+    p = nn.Parameter(np.zeros(2))
+    p.grad = np.array([3.0, 4.0]) * scale
+    expected = (3.0**norm_type + 4.0**norm_type) ** (1 / norm_type) * scale
+    assert nn.clip_grad_norm_(p, math.inf, norm_type=norm_type) == pytest.approx(expected)

@@ -66,7 +66,8 @@ def _gradients(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 def _vector_norm(x: np.ndarray, p: float) -> float:
     """torch.linalg.vector_norm(x, p) of all elements, in float64: inf is max |x|, -inf min |x|,
-    0 the count of non-zeros, otherwise (sum |x|^p)^(1/p)."""
+    0 the count of non-zeros, otherwise (sum |x|^p)^(1/p), scaled so tiny or huge values do not
+    under- or overflow (as PyTorch's)."""
     a = np.abs(np.asarray(x, dtype=np.float64)).reshape(-1)
     if a.size == 0:
         return 0.0
@@ -76,7 +77,11 @@ def _vector_norm(x: np.ndarray, p: float) -> float:
         return float(a.min())
     if p == 0:
         return float(np.count_nonzero(a))
-    if p == 2:
-        return float(np.sqrt(np.sum(a * a)))
-    with np.errstate(divide="ignore", over="ignore"):
-        return float(np.sum(a**p) ** (1 / p))
+    scale = a.max()  # dividing by the largest magnitude keeps |x|^p from under- or overflowing
+    if not np.isfinite(scale) or scale == 0:  # NaN or inf decide the norm (or it is 0)
+        scale = 1.0
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        a = a / scale
+        if p == 2:
+            return float(scale * np.sqrt(np.sum(a * a)))
+        return float(scale * np.sum(a**p) ** (1 / p))
