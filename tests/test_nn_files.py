@@ -163,16 +163,23 @@ def test_unexpected_huge_members_are_never_read_with_strict_false(tmp_path):
 # --- load: every failure names the file and the cause -------------------------------------------
 
 
-def test_a_truncated_member_says_how_many_bytes(tmp_path):
+def refusal(path: Path, cause: str) -> str:
+    """Loading `path` fails with a ValueError matching `cause`, naming the file, and changes
+    nothing; the message."""
     model = Small()
     before = snapshot(model)
-    members = honest_members(model)
+    with pytest.raises(ValueError, match=cause) as info:
+        model.load(path)
+    assert str(path) in str(info.value)
+    assert_unchanged(model, before)
+    return str(info.value)
+
+
+def test_a_truncated_member_says_how_many_bytes(tmp_path):
+    members = honest_members(Small())
     members["layer.weight.npy"] = npy_member((4, 12), data=bytes(40))
     path = write_archive(tmp_path / "short.npz", members)
-    with pytest.raises(ValueError, match="expected 384 bytes, got 40") as info:
-        model.load(path)
-    assert str(path) in str(info.value) and "layer.weight.npy" in str(info.value)
-    assert_unchanged(model, before)
+    assert "layer.weight.npy" in refusal(path, "expected 384 bytes, got 40")
 
 
 @pytest.mark.parametrize(
@@ -185,55 +192,38 @@ def test_a_truncated_member_says_how_many_bytes(tmp_path):
     ids=["empty", "text", "half"],
 )
 def test_a_file_that_is_no_archive_says_what_it_is(tmp_path, content, cause):
-    model = Small()
-    before = snapshot(model)
     path = tmp_path / "broken.npz"
     if content is None:
         Small().save(path)
         content = path.read_bytes()[: path.stat().st_size // 2]
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=cause) as info:
-        model.load(path)
-    assert str(path) in str(info.value)
-    assert_unchanged(model, before)
+    refusal(path, cause)
 
 
 def test_a_bad_member_header_and_a_corrupted_member_are_named(tmp_path):
-    model = Small()
-    before = snapshot(model)
-    members = honest_members(model)
+    members = honest_members(Small())
     members["scale.npy"] = b"this is not a .npy header at all"
-    path = write_archive(tmp_path / "header.npz", members)
-    with pytest.raises(ValueError, match=r"member 'scale.npy' has no valid .npy header") as info:
-        model.load(path)
-    assert str(path) in str(info.value)
+    refusal(
+        write_archive(tmp_path / "header.npz", members),
+        r"member 'scale.npy' has no valid .npy header",
+    )
     good = tmp_path / "good.npz"
     Small().save(good)
     raw = bytearray(good.read_bytes())
-    offset = raw.index(np.ones(3).tobytes())  # scale's data, stored uncompressed
-    raw[offset] ^= 0xFF
+    raw[raw.index(np.ones(3).tobytes())] ^= 0xFF  # a bit of scale's data (stored uncompressed)
     corrupted = tmp_path / "crc.npz"
     corrupted.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match=r"member 'scale.npy' cannot be read.*CRC") as info:
-        model.load(corrupted)
-    assert str(corrupted) in str(info.value)
-    assert_unchanged(model, before)
+    refusal(corrupted, r"member 'scale.npy' cannot be read.*CRC")
 
 
 def test_a_pytorch_file_is_recognised_with_how_to_convert_it(tmp_path):
     torch = require("torch")
-    model = Small()
-    before = snapshot(model)
     theirs = torch.nn.Linear(12, 4)
     for legacy in (False, True):
         path = tmp_path / f"model{'_legacy' if legacy else ''}.pt"
         torch.save(theirs.state_dict(), path, _use_new_zipfile_serialization=not legacy)
-        with pytest.raises(ValueError, match="PyTorch file") as info:
-            model.load(path)
-        message = str(info.value)
-        assert str(path) in message
+        message = refusal(path, "PyTorch file")
         assert "model.load_state_dict({k: v.numpy() for k, v in torch.load(" in message
-    assert_unchanged(model, before)
 
 
 def test_strict_false_that_loads_nothing_says_so(tmp_path):
