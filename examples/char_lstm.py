@@ -152,7 +152,7 @@ def save_checkpoint(
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
     names = dict((id(p), n) for n, p in model.named_parameters())
     for p in optimizer.params:
-        moments = optimizer.state[id(p)]
+        moments = optimizer.state.get(id(p))  # none before the first step
         if moments:
             arrays[f"adam/{names[id(p)]}/exp_avg"] = moments["exp_avg"]
             arrays[f"adam/{names[id(p)]}/exp_avg_sq"] = moments["exp_avg_sq"]
