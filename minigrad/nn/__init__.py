@@ -5,7 +5,7 @@ layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding `Para
 Containers (`Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`) are in `container`,
 activation modules (`ReLU`, `GELU`, `Softmax`, ...) in `activation`, loss modules
 (`CrossEntropyLoss`, ...) in `loss`; the functions behind them live in `minigrad.nn.functional`,
-`clip_grad_norm_` in `minigrad.nn.utils`.
+`clip_grad_norm_` and `clip_grad_value_` in `minigrad.nn.utils`.
 
 Initialisation is seedable: `minigrad.nn.init.manual_seed(s)` resets the shared generator that
 layers draw from, or pass `rng=` (an int seed or a numpy Generator) to a single layer.
@@ -29,7 +29,7 @@ from .loss import (
 )
 from .module import IncompatibleKeys, Module, Parameter, RemovableHandle
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .utils import clip_grad_norm_
+from .utils import clip_grad_norm_, clip_grad_value_
 
 __all__ = [
     "BCELoss",
@@ -66,6 +66,7 @@ __all__ = [
     "Softmax",
     "Tanh",
     "clip_grad_norm_",
+    "clip_grad_value_",
     "functional",
     "init",
     "utils",

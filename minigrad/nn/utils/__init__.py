@@ -1,5 +1,5 @@
 """Utilities for training: gradient clipping (`clip_grad`); sequence packing lands in `rnn`."""
 
-from .clip_grad import clip_grad_norm_
+from .clip_grad import clip_grad_norm_, clip_grad_value_
 
-__all__ = ["clip_grad_norm_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
