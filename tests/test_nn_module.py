@@ -258,3 +258,23 @@ def test_state_dict_prefix_and_keep_vars():
         "net.layer.weight",
         "net.layer.bias",
     ]
+
+
+def test_buffers_round_trip_through_load_state_dict_and_files(tmp_path):
+    source, target = WithBuffers(), WithBuffers()
+    source.running = np.array([7.0, 8.0, 9.0])
+    source.scratch = np.full(2, 5.0)  # not persistent: neither saved nor loaded
+    target.load_state_dict(source.state_dict())
+    np.testing.assert_array_equal(target.running.data, [7.0, 8.0, 9.0])
+    np.testing.assert_array_equal(target.scratch.data, np.zeros(2))
+    source.running = np.array([1.0, 2.0, 4.0])
+    source.save(tmp_path / "model.npz")
+    target.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(target.running.data, [1.0, 2.0, 4.0])
+    with np.load(tmp_path / "model.npz") as archive:
+        assert sorted(archive.files) == sorted(["scale", "running", "layer.weight", "layer.bias"])
+    with pytest.raises(RuntimeError, match=r"missing key 'running'"):
+        target.load_state_dict({k: v for k, v in source.state_dict().items() if k != "running"})
+    loss = nn.CrossEntropyLoss(weight=np.ones(3))
+    loss.load_state_dict({"weight": np.array([1.0, 2.0, 3.0])})
+    np.testing.assert_array_equal(loss.weight.data, [1.0, 2.0, 3.0])
