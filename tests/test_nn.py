@@ -2,6 +2,7 @@
 
 import math
 import pickle
+import re
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
@@ -481,3 +482,25 @@ def test_clip_grad_norm_leaves_small_gradients_alone_and_keeps_dtype():
     assert p.grad.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(p.grad), 0.3, rtol=1e-5)
     assert nn.clip_grad_norm_([nn.Parameter(np.zeros(2))], 1.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "text"),
+    [
+        ((3, -1), ValueError, "out_features must be >= 0, got -1"),
+        ((3.5, 2), TypeError, "in_features must be an integer, got 3.5"),
+        ((True, 2), TypeError, "in_features must be an integer"),
+    ],
+)
+def test_linear_refuses_bad_sizes_with_its_own_message(args, error, text):
+    with pytest.raises(error, match=re.escape(text)):
+        nn.Linear(*args)
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+def test_softmax_over_an_empty_axis_is_empty_as_pytorch(fn):
+    x = mg.Tensor(np.zeros((2, 0)), requires_grad=True)
+    out = fn(x, dim=-1)
+    assert out.shape == (2, 0)
+    out.sum().backward()
+    assert x.grad.shape == (2, 0)

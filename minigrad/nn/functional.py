@@ -106,7 +106,7 @@ def softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> T
     """exp(x) / sum(exp(x)) along `dim`, computed as exp(x - max) so it never overflows."""
     x = lift(input)
     dim = _softmax_dim("softmax", x, dim, axis)
-    e = (x - x.max(axis=dim, keepdims=True).detach()).exp()  # shift-invariant: max is a constant
+    e = _minus_max(x, dim).exp()  # shift-invariant: the max is a constant
     return e / e.sum(axis=dim, keepdims=True)
 
 
@@ -114,8 +114,15 @@ def log_softmax(input: Any, dim: int | None = None, *, axis: int | None = None) 
     """x - log(sum(exp(x))) along `dim`; subtracting the max first keeps it finite for any x."""
     x = lift(input)
     dim = _softmax_dim("log_softmax", x, dim, axis)
-    shifted = x - x.max(axis=dim, keepdims=True).detach()  # the result does not depend on it
+    shifted = _minus_max(x, dim)  # the result does not depend on the shift
     return shifted - shifted.exp().sum(axis=dim, keepdims=True).log()
+
+
+def _minus_max(x: Tensor, dim: int) -> Tensor:
+    """x minus its (constant) max along `dim`; an empty axis has no max and needs no shift."""
+    if x.ndim and x.shape[dim] == 0:
+        return x  # softmax over nothing is an empty result, as PyTorch's
+    return x - x.max(axis=dim, keepdims=True).detach()
 
 
 def logsigmoid(input: Any) -> Tensor:

@@ -30,6 +30,11 @@ class Linear(Module):
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        for name, size in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+                raise TypeError(f"Linear: {name} must be an integer, got {size!r}")
+            if size < 0:
+                raise ValueError(f"Linear: {name} must be >= 0, got {size}")
         dtype = init.check_dtype(dtype, "Linear")
         generator = init.generator(rng)
         self.in_features, self.out_features = in_features, out_features
