@@ -438,11 +438,15 @@ def test_layers_reject_mismatched_state_shapes():
         lstm(x, np.zeros((1, 5, 2)))
 
 
-def test_unsupported_options_raise_clearly():
-    with pytest.raises(NotImplementedError, match="LSTM: dropout"):
-        nn.LSTM(3, 2, num_layers=2, dropout=0.5)
-    with pytest.raises(NotImplementedError, match="GRU: bidirectional"):
-        nn.GRU(3, 2, bidirectional=True)
+def test_bad_options_raise_clearly():
+    with pytest.raises(ValueError, match=r"LSTM: dropout must be a probability in \[0, 1\]"):
+        nn.LSTM(3, 2, num_layers=2, dropout=1.5)
+    with pytest.warns(UserWarning, match="GRU: dropout=0.5 acts between layers"):
+        nn.GRU(3, 2, dropout=0.5)
+    with pytest.raises(ValueError, match="LSTMCell: forget_bias=1.0 needs bias=True"):
+        nn.LSTMCell(3, 2, bias=False, forget_bias=1.0)
+    with pytest.raises(TypeError, match="LSTM: forget_bias must be a number"):
+        nn.LSTM(3, 2, forget_bias="1")
     with pytest.raises(ValueError, match="RNN: nonlinearity must be 'tanh' or 'relu'"):
         nn.RNN(3, 2, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="LSTM: num_layers must be a positive integer"):

@@ -1,8 +1,10 @@
 """Neural-network building blocks on top of minigrad's autograd, named and shaped as PyTorch's.
 
-Layers: `Linear`, `Embedding`, the cells `RNNCell`, `LSTMCell`, `GRUCell` and the sequence
-layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding `Parameter`s.
-Losses and activations live in `minigrad.nn.functional`, `clip_grad_norm_` in `minigrad.nn.utils`.
+Layers: `Linear`, `Embedding`, `Dropout`, the cells `RNNCell`, `LSTMCell`, `GRUCell` and the
+sequence layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding
+`Parameter`s. `Recurrent` and `Bidirectional` (`minigrad.nn.recurrent`) unroll any cell.
+Dropout, losses and activations live in `minigrad.nn.functional`; `clip_grad_norm_` and the
+sequence packing (`pack_padded_sequence`, ...) in `minigrad.nn.utils`.
 
 Initialisation is seedable: `minigrad.nn.init.manual_seed(s)` resets the shared generator that
 layers draw from, or pass `rng=` (an int seed or a numpy Generator) to a single layer.
@@ -10,8 +12,10 @@ Every layer takes `dtype=` (float64 by default, or float32).
 """
 
 from . import functional, init, utils
+from .dropout import Dropout
 from .layers import Embedding, Linear
 from .module import IncompatibleKeys, Module, Parameter
+from .recurrent import Bidirectional, Recurrent
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .utils import clip_grad_norm_
 
@@ -19,6 +23,8 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "Bidirectional",
+    "Dropout",
     "Embedding",
     "GRUCell",
     "IncompatibleKeys",
@@ -27,6 +33,7 @@ __all__ = [
     "Module",
     "Parameter",
     "RNNCell",
+    "Recurrent",
     "clip_grad_norm_",
     "functional",
     "init",

@@ -1,4 +1,5 @@
-"""Activations and losses composed from the primitives, so their gradients need no extra code."""
+"""Dropout, activations and losses composed from the primitives, so their gradients need no
+extra code."""
 
 from __future__ import annotations
 
@@ -7,7 +8,27 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor
-from ..ops import lift, mean
+from ..ops import constant, lift, mean
+from . import init
+
+
+def dropout(
+    x: Any, p: float = 0.5, training: bool = True, rng: int | np.random.Generator | None = None
+) -> Tensor:
+    """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p).
+
+    So the expected value is unchanged and evaluation needs no rescaling: with training=False
+    (or p=0) it is the identity. The mask is drawn from `rng` (a seed or a numpy Generator), by
+    default from minigrad.nn.init's shared generator (`manual_seed` makes a run reproducible).
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    x = lift(x)
+    if not training or p == 0:
+        return x
+    keep = init.generator(rng).random(x.shape) >= p
+    scale = 0.0 if p == 1 else 1 / (1 - p)
+    return x * constant(keep * scale, x.dtype)  # the mask is a constant: gradient x mask too
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:

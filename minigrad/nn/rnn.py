@@ -33,14 +33,18 @@ time steps in one matmul, then loops over time doing only the recurrent half.
 from __future__ import annotations
 
 import math
+import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..engine import Tensor
-from ..ops import linear, split, stack, unstack
+from ..ops import concatenate, linear, split, stack
+from . import functional as F
 from . import init
 from .module import Module, Parameter, as_input
+from .recurrent import time_major, unroll
 
 
 class _Cell(Module):
@@ -137,6 +141,24 @@ class LSTMCell(_Cell):
     gates = 4
     state_names = ("h", "c")
 
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: Any = np.float64,
+        rng: int | np.random.Generator | None = None,
+        forget_bias: float = 0.0,
+    ) -> None:
+        _check_forget_bias("LSTMCell", forget_bias, bias)
+        super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
+        self.forget_bias = _open_forget_gates(self, forget_bias)
+
+    def extra_repr(self) -> str:
+        extra = f", forget_bias={self.forget_bias}" if self.forget_bias else ""
+        return super().extra_repr() + extra
+
     def step(
         self,
         x_proj: Tensor,
@@ -174,7 +196,7 @@ class GRUCell(_Cell):
 
 
 class _Layers(Module):
-    """A stack of recurrent layers unrolled over time, each step being its cell's `step`.
+    """A stack of recurrent layers, each unrolled over time (`unroll`) with its cell's `step`.
 
     A subclass sets `cell` (whose `gates` size the weights and whose `state_names` name the
     state) and `step` (the cell's own: the layer steps exactly as its cell does).
@@ -198,53 +220,54 @@ class _Layers(Module):
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if dropout:
-            raise NotImplementedError(
-                f"{name}: dropout between layers is not implemented in minigrad "
-                f"(got dropout={dropout}); use dropout=0"
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0 <= dropout <= 1
+        ):
+            raise ValueError(
+                f"{name}: dropout must be a probability in [0, 1] (the chance that an element "
+                f"between two layers is zeroed), got {dropout!r}"
             )
-        if bidirectional:
-            raise NotImplementedError(
-                f"{name}: bidirectional layers are not implemented in minigrad; run a second "
-                f"{name} on the reversed sequence instead"
+        if dropout and num_layers == 1:
+            warnings.warn(
+                f"{name}: dropout={dropout} acts between layers, so with num_layers=1 it does "
+                f"nothing (as in PyTorch)",
+                stacklevel=3,
             )
         dtype = init.check_dtype(dtype, name)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first = bias, batch_first
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bool(bidirectional)
         generator = init.generator(rng)
-        for k in range(num_layers):  # PyTorch's names and order: weights, then biases, per layer
-            _add_weights(
-                self,
-                f"_l{k}",
-                gates=self.cell.gates,
-                input_size=input_size if k == 0 else hidden_size,
-                hidden_size=hidden_size,
-                bias=bias,
-                dtype=dtype,
-                generator=generator,
-            )
+        self._dropout_rng = None if rng is None else generator  # else the shared one, at run time
+        directions = 2 if bidirectional else 1
+        for k in range(num_layers):  # PyTorch's names and order: per layer and direction
+            for suffix in self._suffixes(k):
+                _add_weights(
+                    self,
+                    suffix,
+                    gates=self.cell.gates,
+                    input_size=input_size if k == 0 else hidden_size * directions,
+                    hidden_size=hidden_size,
+                    bias=bias,
+                    dtype=dtype,
+                    generator=generator,
+                )
 
-    def _layer_weights(self, k: int) -> tuple:
-        """Layer k's weight_ih, weight_hh, bias_ih, bias_hh (the biases None if bias=False)."""
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        return tuple(getattr(self, f"{name}_l{k}", None) for name in names)
+    def _suffixes(self, k: int) -> tuple[str, ...]:
+        """Layer k's parameter-name suffixes: "_lk", and "_lk_reverse" when bidirectional."""
+        return (f"_l{k}", f"_l{k}_reverse") if self.bidirectional else (f"_l{k}",)
 
-    def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, Any]:
-        """The output sequence and the final state (each part (num_layers, [B,] H))."""
+    def forward(self, input: Any, hx: Any = None) -> tuple[Any, Any]:
+        """The output sequence and the final state (each part (layers * directions, [B,] H))."""
         name = type(self).__name__
-        x = as_input(x, self.weight_ih_l0.dtype, name)
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            layout = "(batch, seq, {0})" if self.batch_first else "(seq, batch, {0})"
-            raise ValueError(
-                f"{name}: expected input of shape {layout.format(self.input_size)} or "
-                f"(seq, {self.input_size}) (input_size={self.input_size}), got {x.shape}"
-            )
-        transposed = x.ndim == 3 and self.batch_first
-        if transposed:
-            x = x.transpose(1, 0, 2)  # (B, T, I) -> (T, B, I)
-        if x.shape[0] == 0:
-            raise ValueError(f"{name}: the input sequence is empty (shape {x.shape})")
-        shape = (self.num_layers,) + x.shape[1:-1] + (self.hidden_size,)
+        dtype = self.weight_ih_l0.dtype
+        x, lengths, restore = time_major(
+            name, input, None, self.batch_first, dtype, self.input_size
+        )
+        directions = 2 if self.bidirectional else 1
+        shape = (self.num_layers * directions,) + x.shape[1:-1] + (self.hidden_size,)
         names = tuple(f"{n}_0" for n in self.cell.state_names)
         states = [
             _checked_state(name, which, given, shape, x.dtype)
@@ -252,22 +275,28 @@ class _Layers(Module):
         ]
         finals = []
         for k in range(self.num_layers):
-            weight_ih, weight_hh, bias_ih, bias_hh = self._layer_weights(k)
-            x_proj = linear(x, weight_ih, bias_ih)  # W_ih x_t + b_ih for every t at once
-            state = tuple(s[k] for s in states)
-            state = state if len(state) > 1 else state[0]
             outputs = []
-            # One slice of x_proj per step. `unstack` is used rather than x_proj[t] because its
-            # backward joins the slices' gradients in one stack, while each x_proj[t] would
-            # scatter into its own zero array of x_proj's full size: quadratic in T.
-            for x_t in unstack(x_proj):
-                state = self.step(x_t, state, weight_hh, bias_hh)
-                outputs.append(state[0] if isinstance(state, tuple) else state)  # h_t
-            x = stack(outputs)  # (T, [B,] H): the next layer's input
-            finals.append(state if isinstance(state, tuple) else (state,))
-        output = x.transpose(1, 0, 2) if transposed else x  # back to (B, T, H)
+            for d, suffix in enumerate(self._suffixes(k)):
+                weight_ih, weight_hh, bias_ih, bias_hh = (
+                    getattr(self, f"{w}{suffix}") for w in _WEIGHTS
+                )
+                x_proj = linear(x, weight_ih, bias_ih)  # W_ih x_t + b_ih for every t at once
+                state = tuple(s[k * directions + d] for s in states)
+                step = partial(self.step, weight_hh=weight_hh, bias_hh=bias_hh)
+                output, final = unroll(
+                    step,
+                    x_proj,
+                    state if len(state) > 1 else state[0],
+                    lengths=lengths,
+                    reverse=d == 1,
+                )
+                outputs.append(output)
+                finals.append(final if isinstance(final, tuple) else (final,))
+            x = outputs[0] if directions == 1 else concatenate(outputs, axis=-1)  # next input
+            if self.dropout and self.training and k < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, rng=self._dropout_rng)
         final = tuple(stack(parts) for parts in zip(*finals))
-        return output, final if len(final) > 1 else final[0]
+        return restore(x), final if len(final) > 1 else final[0]
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
@@ -277,14 +306,20 @@ class _Layers(Module):
             extra += ", bias=False"
         if self.batch_first:
             extra += ", batch_first=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        if self.bidirectional:
+            extra += ", bidirectional=True"
         return extra
 
 
 class RNN(_Layers):
     """Elman RNN layers (tanh or relu). `rnn(x, h_0=None) -> (output, h_n)`.
 
-    x is (T, B, I) ((B, T, I) with batch_first) or unbatched (T, I); output has H in place of
-    I; h_0 and h_n are (num_layers, B, H) (or (num_layers, H)). h_0 defaults to zeros.
+    x is (T, B, I) ((B, T, I) with batch_first), unbatched (T, I), or a PackedSequence; output
+    has directions * H in place of I (packed if x is); h_0 and h_n are
+    (num_layers * directions, B, H) (or without B), directions being 2 if bidirectional, else 1;
+    layer k direction d is row k * directions + d. h_0 defaults to zeros.
     """
 
     cell = RNNCell
@@ -327,10 +362,43 @@ class LSTM(_Layers):
     """LSTM layers. `lstm(x, (h_0, c_0)=None) -> (output, (h_n, c_n))`.
 
     Shapes as `RNN`; c_0 and c_n are shaped like h_0 and h_n. The state defaults to zeros.
+    `forget_bias` is added to every forget-gate block of bias_hh after the usual initialisation.
     """
 
     cell = LSTMCell
     step = LSTMCell.step
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = np.float64,
+        rng: int | np.random.Generator | None = None,
+        forget_bias: float = 0.0,
+    ) -> None:
+        _check_forget_bias("LSTM", forget_bias, bias)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )
+        self.forget_bias = _open_forget_gates(self, forget_bias)
+
+    def extra_repr(self) -> str:
+        extra = f", forget_bias={self.forget_bias}" if self.forget_bias else ""
+        return super().extra_repr() + extra
 
 
 class GRU(_Layers):
@@ -364,6 +432,35 @@ def _add_weights(
     setattr(module, f"weight_hh{suffix}", draw(rows, hidden_size))
     setattr(module, f"bias_ih{suffix}", draw(rows) if bias else None)
     setattr(module, f"bias_hh{suffix}", draw(rows) if bias else None)
+
+
+def _open_forget_gates(module: Module, forget_bias: float) -> float:
+    """Add `forget_bias` to the forget block, rows [H, 2H), of every bias_hh (not bias_ih).
+
+    So f = sigmoid(... + forget_bias) starts more open (Jozefowicz et al. 2015), after the
+    usual draws: the weights, and bias_ih, are those the same seed gives without it.
+    """
+    hidden = module.hidden_size
+    for name, parameter in module.named_parameters():
+        if forget_bias and name.startswith("bias_hh"):
+            data = parameter.data.copy()
+            data[hidden : 2 * hidden] += data.dtype.type(forget_bias)
+            parameter.data = data
+    return forget_bias
+
+
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _check_forget_bias(name: str, forget_bias: Any, bias: bool) -> None:
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.floating)):
+        raise TypeError(f"{name}: forget_bias must be a number, got {forget_bias!r}")
+    if not math.isfinite(forget_bias):
+        raise ValueError(f"{name}: forget_bias must be finite, got {forget_bias!r}")
+    if forget_bias and not bias:
+        raise ValueError(
+            f"{name}: forget_bias={forget_bias} needs bias=True (it is added to bias_hh)"
+        )
 
 
 def _check_sizes(name: str, **sizes: int) -> None:
