@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad import nn, optim
 from minigrad.nn import functional as F
+from minigrad.testing import check_cell
 
 sizes = st.integers(1, 6)
 small = st.integers(1, 3)
@@ -70,6 +71,44 @@ def test_lstm_cell_gradcheck(data, batch, input_size, hidden_size, bias, seed):
     h = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
     c = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
     assert mg.gradcheck(lambda x, h, c, *ps: cell(x, (h, c)), [x, h, c, *cell.parameters()])
+
+
+CELLS = {
+    "RNNCell": lambda dtype, rng: nn.RNNCell(3, 4, dtype=dtype, rng=rng),
+    "RNNCell-relu": lambda dtype, rng: nn.RNNCell(3, 4, nonlinearity="relu", dtype=dtype, rng=rng),
+    "RNNCell-nobias": lambda dtype, rng: nn.RNNCell(3, 4, bias=False, dtype=dtype, rng=rng),
+    "LSTMCell": lambda dtype, rng: nn.LSTMCell(3, 4, dtype=dtype, rng=rng),
+    "LSTMCell-forget_bias": lambda dtype, rng: nn.LSTMCell(
+        3, 4, dtype=dtype, rng=rng, forget_bias=1
+    ),
+    "GRUCell": lambda dtype, rng: nn.GRUCell(3, 4, dtype=dtype, rng=rng),
+    "GRUCell-nobias": lambda dtype, rng: nn.GRUCell(3, 4, bias=False, dtype=dtype, rng=rng),
+}
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_every_cell_passes_check_cell(kind):
+    """Unrolled by nn.Recurrent: gradients, dtypes, state shapes and padding (minigrad.testing)."""
+    check_cell(CELLS[kind], input_size=3, max_examples=10)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTMCell, nn.LSTM])
+def test_forget_bias_raises_the_forget_block_of_the_biases_and_nothing_else(cls):
+    options = {"num_layers": 2, "bidirectional": True} if cls is nn.LSTM else {}
+    plain, opened = cls(3, 4, rng=7, **options), cls(3, 4, rng=7, forget_bias=1.5, **options)
+    hidden, changed = 4, 0
+    for (name, p), (_, q) in zip(plain.named_parameters(), opened.named_parameters()):
+        if not name.startswith("bias_hh"):  # the same draws: weights and bias_ih untouched
+            np.testing.assert_array_equal(q.data, p.data)
+            continue
+        changed += 1
+        rise = q.data - p.data
+        np.testing.assert_allclose(rise[hidden : 2 * hidden], 1.5, rtol=1e-15)  # rows [H, 2H): f
+        np.testing.assert_array_equal(np.delete(rise, np.s_[hidden : 2 * hidden]), 0.0)
+    assert changed == (4 if cls is nn.LSTM else 1)  # every layer and direction
+    assert "forget_bias=1.5" in repr(opened)
+    f32 = cls(3, 4, rng=7, forget_bias=1.0, dtype=np.float32, **options)
+    assert all(p.dtype == np.float32 for p in f32.parameters())
 
 
 def test_lstm_cell_matches_the_equations_written_in_numpy():
