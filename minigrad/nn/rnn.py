@@ -27,7 +27,8 @@ matmul pair computes all four pre-activations and `split` cuts them apart::
 
 The sequence layers (`RNN`, `LSTM`, `GRU`) reuse each cell's `step`, which takes the input
 projection `linear(x, W_ih, b_ih)` = `x @ W_ih.T + b_ih` ready-made: a layer computes it for all
-time steps in one matmul, then loops over time doing only the recurrent half.
+time steps in one matmul, then loops over time doing only the recurrent half, with the package's
+one loop over time, `recurrent.unroll` (which also masks the padded steps of a packed batch).
 """
 
 from __future__ import annotations
@@ -92,11 +93,12 @@ class _Cell(Module):
             )
         shape = x.shape[:-1] + (self.hidden_size,)
         parts = _state_parts(name, hx, self.state_names)
-        state = tuple(
-            _checked_state(name, which, given, shape, x.dtype)
-            for which, given in zip(self.state_names, parts)
+        state = _as_state(
+            [
+                _checked_state(name, which, given, shape, x.dtype)
+                for which, given in zip(self.state_names, parts)
+            ]
         )
-        state = state if len(state) > 1 else state[0]
         x_proj = linear(x, self.weight_ih, self.bias_ih)  # W_ih x + b_ih
         return self.step(x_proj, state, self.weight_hh, self.bias_hh)
 
@@ -220,11 +222,8 @@ class _Layers(Module):
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0 <= dropout <= 1
-        ):
+        number = isinstance(dropout, (int, float, np.floating)) and not isinstance(dropout, bool)
+        if not number or not 0 <= dropout <= 1:
             raise ValueError(
                 f"{name}: dropout must be a probability in [0, 1] (the chance that an element "
                 f"between two layers is zeroed), got {dropout!r}"
@@ -281,22 +280,15 @@ class _Layers(Module):
                     getattr(self, f"{w}{suffix}") for w in _WEIGHTS
                 )
                 x_proj = linear(x, weight_ih, bias_ih)  # W_ih x_t + b_ih for every t at once
-                state = tuple(s[k * directions + d] for s in states)
+                state = _as_state([s[k * directions + d] for s in states])
                 step = partial(self.step, weight_hh=weight_hh, bias_hh=bias_hh)
-                output, final = unroll(
-                    step,
-                    x_proj,
-                    state if len(state) > 1 else state[0],
-                    lengths=lengths,
-                    reverse=d == 1,
-                )
+                output, final = unroll(step, x_proj, state, lengths=lengths, reverse=d == 1)
                 outputs.append(output)
                 finals.append(final if isinstance(final, tuple) else (final,))
             x = outputs[0] if directions == 1 else concatenate(outputs, axis=-1)  # next input
             if self.dropout and self.training and k < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, rng=self._dropout_rng)
-        final = tuple(stack(parts) for parts in zip(*finals))
-        return restore(x), final if len(final) > 1 else final[0]
+        return restore(x), _as_state([stack(parts) for parts in zip(*finals)])
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
@@ -487,6 +479,11 @@ def _state_parts(name: str, hx: Any, names: tuple[str, ...]) -> tuple:
             f"{type(hx).__name__}"
         )
     return tuple(hx)
+
+
+def _as_state(parts: list[Tensor]) -> Any:
+    """A one-part state is the Tensor itself, a longer one a tuple (the cell protocol)."""
+    return parts[0] if len(parts) == 1 else tuple(parts)
 
 
 def _checked_state(name: str, which: str, given: Any, shape: tuple, dtype: np.dtype) -> Tensor:
