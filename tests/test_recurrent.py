@@ -207,6 +207,12 @@ def test_packing_rejects_bad_input():
         packed.data  # noqa: B018
     with pytest.raises(TypeError, match="pad_packed_sequence: expected a PackedSequence"):
         pad_packed_sequence(x)
+    with pytest.raises(TypeError, match="LSTM: input is float64 but the parameters are float32"):
+        nn.LSTM(2, 3, dtype=np.float32)(packed)
+    with pytest.raises(
+        ValueError, match=r"GRU: expected input .*\(input_size=3\), got \(4, 3, 2\)"
+    ):
+        nn.GRU(3, 3)(packed)
     with pytest.raises(ValueError, match="pad_sequence: sequences must be .* same trailing shape"):
         pad_sequence([np.ones((2, 1)), np.ones((2, 3))])
 

@@ -307,7 +307,9 @@ def test_check_cell_catches_a_broken_gradient_path(broken):
 def test_check_cell_catches_protocol_and_dtype_violations(broken, message):
     # float32 only: no gradcheck, so the many examples (and the shrinking) stay cheap
     with pytest.raises(AssertionError, match=message):
-        check_cell(peephole(broken), 3, max_batch=2, dtypes=(np.float32,), max_examples=100)
+        check_cell(
+            peephole(broken), 3, max_batch=2, max_steps=2, dtypes=(np.float32,), max_examples=100
+        )
 
 
 def test_check_cell_rejects_bad_dtypes():

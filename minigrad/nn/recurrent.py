@@ -167,10 +167,11 @@ def time_major(
     Accepts a padded Tensor or array, (T, B, F) ((B, T, F) with batch_first) or (T, F), or a
     PackedSequence; the returned function puts a (T, [B,] H) result back in the input's layout.
     """
-    if isinstance(input, PackedSequence):
+    packed = input if isinstance(input, PackedSequence) else None
+    if packed is not None:
         if lengths is not None:
             raise ValueError(f"{name}: a PackedSequence carries its lengths; do not pass lengths")
-        return input.padded, input.lengths, input.with_padded
+        input, lengths, batch_first = packed.padded, packed.lengths, False  # time first inside
     x = lift(input) if dtype is None else as_input(input, dtype, name)
     if x.ndim not in (2, 3) or (features is not None and x.shape[-1] != features):
         f = "features" if features is None else str(features)
@@ -179,6 +180,8 @@ def time_major(
         raise ValueError(
             f"{name}: expected input of shape {layout} or (seq, {f}){sizes}, got {x.shape}"
         )
+    if packed is not None:
+        return x, lengths, packed.with_padded
     transposed = x.ndim == 3 and batch_first
     if transposed:
         x = x.transpose(1, 0, 2)  # (B, T, F) -> (T, B, F)

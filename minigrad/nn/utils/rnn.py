@@ -36,8 +36,9 @@ class PackedSequence:
         sorted_indices: np.ndarray | None = None,
         unsorted_indices: np.ndarray | None = None,
     ) -> None:
-        self.padded, self.lengths = padded, lengths
-        self.batch_sizes = (lengths[None, :] > np.arange(padded.shape[0])[:, None]).sum(axis=1)
+        self.padded, self.lengths = padded, np.asarray(lengths, dtype=np.int64)
+        steps = np.arange(padded.shape[0])[:, None]
+        self.batch_sizes = (self.lengths[None, :] > steps).sum(axis=1)  # rows still running at t
         self.sorted_indices, self.unsorted_indices = sorted_indices, unsorted_indices
 
     @property
@@ -111,7 +112,7 @@ def pack_padded_sequence(
         sorted_indices = np.argsort(-lengths, kind="stable")
         unsorted_indices = np.argsort(sorted_indices)
     x = x[: lengths.max()]  # steps past the longest row are dropped, as in PyTorch
-    padded = where(valid_steps(lengths, x.shape[0], x.ndim), x, 0.0)  # no gradient to padding
+    padded = where(valid_steps(lengths, x.shape[0], x.ndim), x, 0.0)  # padding: 0, no gradient
     return PackedSequence(padded, lengths, sorted_indices, unsorted_indices)
 
 
