@@ -1,16 +1,9 @@
 """minigrad: a small reverse-mode autograd library on numpy, written to be read."""
 
 from . import debug, nn, optim, viz
-from .engine import (
-    Function,
-    Node,
-    Tensor,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
+from .autograd import grad
+from .engine import Function, Node, Tensor, from_numpy
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import (
     add,
@@ -56,6 +49,7 @@ __all__ = [
     "div",
     "enable_grad",
     "exp",
+    "from_numpy",
     "grad",
     "gradcheck",
     "gradgradcheck",

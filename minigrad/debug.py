@@ -8,23 +8,22 @@
         loss = model(x).log().sum()
         loss.backward()
 
-Both work through hooks the engine checks at every op: `engine._backward_observer` (called
-with each node and the gradient of its output as backward reaches it) and
-`engine._anomaly_enabled`. Each context manager sets its hook on entry and restores the previous
-value on exit, so they nest and combine.
+Both work through the switches the engine checks at every op, in `minigrad.grad_mode.state`:
+`state.observers` (functions called with each node and the gradients of its outputs as backward
+reaches it) and `state.anomaly`. Each context manager sets its switch on entry and restores the
+previous value on exit, so they nest and combine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from . import engine
-from .engine import Node, Tensor
+from .engine import Node
+from .grad_mode import state
 
 __all__ = ["TraceRow", "detect_anomaly", "is_anomaly_enabled", "trace"]
 
@@ -58,11 +57,11 @@ class trace:
         self.file = file
         self.limit = limit
         self.rows: list[TraceRow] = []
-        self._previous: Callable[[Node, Tensor], None] | None = None
+        self._previous: tuple = ()
 
-    def _observe(self, node: Node, grad: Tensor | tuple) -> None:
+    def _observe(self, node: Node, grads: tuple) -> None:
         # A node with several outputs (split) gets one gradient per output: report them together.
-        arrays = [np.asarray(g.data) for g in (grad if isinstance(grad, tuple) else (grad,))]
+        arrays = [np.asarray(g.data) for g in grads]
         wide = [a.astype(np.float64).ravel() for a in arrays]
         with np.errstate(over="ignore", invalid="ignore"):
             norm = float(np.sqrt(sum(np.sum(w * w) for w in wide)))
@@ -73,18 +72,16 @@ class trace:
         self.rows.append(
             TraceRow(step, node.fn.__name__, shape, str(arrays[0].dtype), norm, largest, finite)
         )
-        if self._previous is not None:  # chain whatever observer was installed before us
-            self._previous(node, grad)
 
     def __enter__(self) -> trace:
         self.rows = []
-        self._previous = engine._backward_observer
-        engine._backward_observer = self._observe
+        self._previous = state.observers
+        state.observers = (*self._previous, self._observe)  # after any observer already there
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        engine._backward_observer = self._previous
-        self._previous = None
+        state.observers = self._previous
+        self._previous = ()
         if self.print_table:
             print(self.table(), file=self.file if self.file is not None else sys.stdout)
 
@@ -130,17 +127,17 @@ class detect_anomaly(contextlib.ContextDecorator):
         return type(self)(self.enabled)  # a fresh instance per decorated call, so calls nest
 
     def __enter__(self) -> detect_anomaly:
-        self._previous = engine._anomaly_enabled
-        engine._anomaly_enabled = self.enabled
+        self._previous = state.anomaly
+        state.anomaly = self.enabled
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        engine._anomaly_enabled = self._previous
+        state.anomaly = self._previous
 
 
 def is_anomaly_enabled() -> bool:
     """Whether anomaly detection is on now."""
-    return engine._anomaly_enabled
+    return state.anomaly
 
 
 def _shapes_text(shape: tuple) -> str:

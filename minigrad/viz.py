@@ -63,32 +63,30 @@ def to_dot(
     ]
     seen_tensors: set[int] = set()  # tensors already drawn as boxes
     # Intermediate tensors the graph does not hold: known by the (node, output) that made them.
-    known = {(t._node, t._index): t for t in (names or {}).values() if t._node is not None}
+    named = (names or {}).values()
+    known = {(t.grad_fn, t.output_index): t for t in named if t.grad_fn is not None}
 
     root = tensor
     root_id = dot_id(root, "t")
-    if root._node is None:
+    if root.grad_fn is None:
         lines.append(_leaf_line(root_id, root, label_of.get(id(root)), is_root=True))
         lines.append("}")
         return "\n".join(lines) + "\n"
 
     lines.append(_tensor_line(root_id, root, label_of.get(id(root)), "output"))
-    lines.append(f"  {dot_id(root._node, 'op')} -> {root_id};")
+    lines.append(f"  {dot_id(root.grad_fn, 'op')} -> {root_id};")
 
-    stack = [root._node]
-    visited = {root._node}
+    stack = [root.grad_fn]
+    visited = {root.grad_fn}
     ops: list[tuple[str, Node]] = []
     edges: list[str] = []
     while stack:
         node = stack.pop()
         node_id = dot_id(node, "op")
         ops.append((node_id, node))
-        for position, target in enumerate(node.edges):
+        for position, (target, index) in enumerate(node.next_functions):
             if target is None:  # an operand no gradient flows to: not part of the graph
                 continue
-            index = 0
-            if type(target) is tuple:  # an output of an op with several outputs
-                target, index = target
             if isinstance(target, Tensor):  # a leaf
                 source = dot_id(target, "t")
                 if id(target) not in seen_tensors:
@@ -98,6 +96,8 @@ def to_dot(
                 continue
             source = dot_id(target, "op")
             output = f"[{index}] " if target.n_outputs > 1 else ""
+            if target.output_labels:  # the op named its outputs (an LSTM's i, f, g, o)
+                output = f"{target.output_labels[index]} "
             value = known.get((target, index)) or _retained(target, index)
             if value is not None and (id(value) in label_of or value.grad is not None):
                 # A named or grad-holding intermediate tensor gets its own box on the edge.
@@ -108,7 +108,7 @@ def to_dot(
                     edges.append(f"  {source} -> {middle};")
                 edges.append(_edge(middle, node_id, position, node, None))
             else:
-                shape = _output_shapes(target)[index]
+                shape = target.output_shapes[index]
                 edges.append(_edge(source, node_id, position, node, shape, output))
             if target not in visited:
                 visited.add(target)
@@ -117,13 +117,6 @@ def to_dot(
     lines.extend(edges)
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def _output_shapes(node: Node) -> list[tuple]:
-    """The shape of each output of a recorded op."""
-    if node.output_meta:
-        return [shape for shape, _ in node.output_meta]
-    return [node._out_shape]
 
 
 def _retained(node: Node, index: int) -> Tensor | None:
@@ -226,7 +219,7 @@ def _tensor_line(dot_name: str, tensor: Tensor, name: str | None, role: str) -> 
 
 def _op_line(dot_name: str, node: Node) -> str:
     label = node.fn.__name__
-    shapes = _output_shapes(node)
+    shapes = node.output_shapes
     if len(shapes) > 1 and len(set(shapes)) == 1:  # e.g. split into four equal gates
         label += f"\n-> {len(shapes)} x {_shape_text(shapes[0])}"
     else:
@@ -241,7 +234,7 @@ def _edge(
     flow to several (a - b draws #0 from a and #1 from b). `output` says which output of the
     source it carries, when the source op has several ([2] = third)."""
     text = output + ("" if shape is None else _shape_text(shape))
-    operands = [i for i, edge in enumerate(node.edges) if edge is not None]
+    operands = [i for i, (t, _) in enumerate(node.next_functions) if t is not None]
     if len(operands) > 1:
         text = f"#{operands.index(position)} {text}".strip()
     attrs = [f"label={_quote(' ' + text)}"] if text else []

@@ -158,8 +158,8 @@ def assert_nothing_changed(model, before):
             r"parameter has shape \(3, 2\)",
         ),
         (
-            lambda d: d.update(offset=np.zeros(3, dtype=np.float32)),
-            r"dtype mismatch for 'offset': the dict has float32, the parameter is float64",
+            lambda d: d.update(offset=np.zeros(3, dtype=np.int64)),
+            r"dtype mismatch for 'offset': the dict has int64, the parameter is float64",
         ),
         (
             lambda d: d.update(offset=np.array(["a", "b", "c"])),

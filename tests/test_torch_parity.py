@@ -1,4 +1,6 @@
-"""Agreement with PyTorch (float64, to 1e-9): outputs and every gradient, optimizers, init bounds.
+"""Agreement with PyTorch (float64, to 1e-9): outputs and every gradient, clipping, init bounds.
+
+The optimizers and schedules have their own file, tests/test_optim_torch.py.
 
 PyTorch is only an oracle here: each test loads a PyTorch module's state_dict into ours.
 """
@@ -11,7 +13,7 @@ import pytest
 from oracles import require
 
 import minigrad as mg
-from minigrad import nn, optim
+from minigrad import nn
 from minigrad.nn import functional as F
 
 torch = require("torch")
@@ -233,38 +235,7 @@ def test_mse_loss_matches_pytorch(reduction):
     close(b.grad, tb.grad)
 
 
-# --- Optimizers and clipping ----------------------------------------------------------------------
-
-
-def run_optimizer(make_ours, make_theirs, steps=5):
-    rng = np.random.default_rng(5)
-    start = [rng.standard_normal((3, 2)), rng.standard_normal(4)]
-    ours = [nn.Parameter(s) for s in start]
-    theirs = [torch.nn.Parameter(torch.tensor(s)) for s in start]
-    opt_ours, opt_theirs = make_ours(ours), make_theirs(theirs)
-    for _ in range(steps):
-        grads = [rng.standard_normal(s.shape) for s in start]
-        for p, q, g in zip(ours, theirs, grads):
-            p.grad, q.grad = g.copy(), torch.tensor(g)
-        opt_ours.step()
-        opt_theirs.step()
-        for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize(("momentum", "weight_decay"), [(0.0, 0.0), (0.9, 0.0), (0.9, 0.01)])
-def test_sgd_matches_pytorch(momentum, weight_decay):
-    run_optimizer(
-        lambda ps: optim.SGD(ps, lr=0.1, momentum=momentum, weight_decay=weight_decay),
-        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=momentum, weight_decay=weight_decay),
-    )
-
-
-@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-def test_adam_matches_pytorch(weight_decay):
-    options = {"lr": 0.02, "betas": (0.8, 0.95), "eps": 1e-6, "weight_decay": weight_decay}
-    run_optimizer(lambda ps: optim.Adam(ps, **options), lambda ps: torch.optim.Adam(ps, **options))
-    run_optimizer(lambda ps: optim.Adam(ps), lambda ps: torch.optim.Adam(ps))  # the defaults
+# --- Gradient clipping --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("max_norm", [0.5, 100.0])

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import debug, engine, viz
+from minigrad import debug, viz
+from minigrad.grad_mode import state
 
 # --- viz.to_dot ---------------------------------------------------------------------------------
 
@@ -185,10 +186,10 @@ def test_trace_prints_a_table_and_restores_the_observer(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     x = mg.Tensor(np.ones((2, 2), dtype=np.float32), requires_grad=True)
-    assert engine._backward_observer is None
+    assert state.observers == ()
     with debug.trace():
         (x @ x).sum().backward()
-    assert engine._backward_observer is None
+    assert state.observers == ()
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["step", "op", "output", "shape", "dtype", "|grad|", "max|grad|"]
     assert out[2].split()[:3] == ["0", "Sum", "()"]
@@ -205,7 +206,7 @@ def test_trace_limit_flags_nonfinite_and_restores_on_error(
             with np.errstate(divide="ignore", invalid="ignore"):
                 ((x * 2) ** 0.5).sum().backward()  # d sqrt at 0 is inf
             raise ZeroDivisionError
-    assert engine._backward_observer is None
+    assert state.observers == ()
     out = capsys.readouterr().out
     assert "... 2 more rows (see .rows)" in out and "backward visited 3 nodes" in out
     with debug.trace(print_table=False) as t:
@@ -227,16 +228,16 @@ def test_trace_limit_flags_nonfinite_and_restores_on_error(
 
 def test_trace_chains_an_existing_observer() -> None:
     seen = []
-    outer = lambda node, grad: seen.append(node.fn.__name__)
+    outer = lambda node, grads: seen.append(node.fn.__name__)
     x = mg.Tensor([1.0, 2.0], requires_grad=True)
-    previous = engine._backward_observer
-    engine._backward_observer = outer
+    previous = state.observers
+    state.observers = (outer,)
     try:
         with debug.trace(print_table=False) as t:
             (x * 3).sum().backward()
-        assert engine._backward_observer is outer
+        assert state.observers == (outer,)
     finally:
-        engine._backward_observer = previous
+        state.observers = previous
     assert seen == ["Sum", "Mul"] and [r.op for r in t.rows] == ["Sum", "Mul"]
 
 
@@ -252,7 +253,7 @@ def test_detect_anomaly_names_the_forward_op_and_the_line_that_made_it() -> None
     message = str(info.value)
     assert message.startswith("Log produced NaN or inf in its output of shape (2,) from finite")
     assert "test_viz_debug.py" in message and "(h - 4.0).log()" in message
-    assert engine._anomaly_enabled is False
+    assert state.anomaly is False
 
 
 def test_detect_anomaly_blames_the_input_when_it_is_already_not_finite() -> None:

@@ -3,8 +3,8 @@
 Layers: `Linear`, `Embedding`, `Dropout`, the cells `RNNCell`, `LSTMCell`, `GRUCell` and the
 sequence layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding
 `Parameter`s. `Recurrent` and `Bidirectional` (`minigrad.nn.recurrent`) unroll any cell.
-Dropout, losses and activations live in `minigrad.nn.functional`; `clip_grad_norm_` and the
-sequence packing (`pack_padded_sequence`, ...) in `minigrad.nn.utils`.
+Dropout, losses and activations live in `minigrad.nn.functional`; `clip_grad_norm_`,
+`clip_grad_value_` and the sequence packing (`pack_padded_sequence`, ...) in `minigrad.nn.utils`.
 
 Initialisation is seedable: `minigrad.nn.init.manual_seed(s)` resets the shared generator that
 layers draw from, or pass `rng=` (an int seed or a numpy Generator) to a single layer.
@@ -17,7 +17,7 @@ from .layers import Embedding, Linear
 from .module import IncompatibleKeys, Module, Parameter
 from .recurrent import Bidirectional, Recurrent
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .utils import clip_grad_norm_
+from .utils import clip_grad_norm_, clip_grad_value_
 
 __all__ = [
     "GRU",
@@ -35,6 +35,7 @@ __all__ = [
     "RNNCell",
     "Recurrent",
     "clip_grad_norm_",
+    "clip_grad_value_",
     "functional",
     "init",
     "utils",

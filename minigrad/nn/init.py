@@ -12,6 +12,8 @@ the float64 layer built from the same seed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 _generator = np.random.default_rng()
@@ -28,7 +30,7 @@ def generator(rng: int | np.random.Generator | None = None) -> np.random.Generat
     return _generator if rng is None else np.random.default_rng(rng)
 
 
-def check_dtype(dtype: object, where: str) -> np.dtype:
+def check_dtype(dtype: Any, where: str) -> np.dtype:
     """`dtype` as a numpy dtype, which must be float32 or float64 (the engine's two dtypes)."""
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):

@@ -3,11 +3,14 @@
 A Module finds its Parameters and sub-Modules by attribute assignment (`self.weight = ...`),
 in the order they were assigned, so `named_parameters()` lists them like PyTorch does. Its
 `state_dict()` maps dotted names to array copies; `save` / `load` keep that dict in an `.npz`
-archive that is read with `allow_pickle=False`, so loading a file never runs code.
+archive that is read with `allow_pickle=False`, so loading a file never runs code, and whose
+headers are checked before any array is read, so a file cannot make it allocate more than the
+model holds.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from os import PathLike
 from typing import Any, NamedTuple
@@ -15,6 +18,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engine import Tensor
+from .serialization import (
+    cast_state,
+    compare_state,
+    npz_headers,
+    open_npz,
+    read_npz_member,
+    save_npz,
+)
 
 
 class Parameter(Tensor):
@@ -166,77 +177,100 @@ class Module:
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy arrays into the parameters, after checking every key, shape and dtype.
+        """Copy arrays into the parameters (and every other `state_dict()` entry), after checking
+        every key, shape and dtype.
 
-        Nothing is assigned unless everything checks out, so a bad dict raises an error listing
-        each problem and leaves the module as it was. With `strict=False`, missing and
-        unexpected keys are returned instead of raised (shapes and dtypes are still checked).
+        Floating-point arrays are cast to the entry's dtype, as PyTorch's `load_state_dict`
+        copies into the parameter's dtype (so a float32 PyTorch dict loads into a float64 model);
+        other dtypes must match. Nothing is assigned unless everything checks out, so a bad dict
+        raises an error listing each problem and leaves the module as it was. With
+        `strict=False`, missing and unexpected keys are returned instead of raised (shapes and
+        dtypes are still checked).
         """
+        arrays = {
+            key: value.data if isinstance(value, Tensor) else np.asarray(value)
+            for key, value in state_dict.items()
+        }
         where = f"{type(self).__name__}.load_state_dict"
-        own = dict(self.named_parameters())
-        missing = [key for key in own if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in own]
-        problems = []
-        if strict:
-            problems += [
-                f"missing key '{key}' (a parameter of shape {own[key].shape}, {own[key].dtype})"
-                for key in missing
-            ]
-            problems += [
-                f"unexpected key '{key}' (no parameter has that name)" for key in unexpected
-            ]
-        arrays = {}
-        for key, parameter in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if array.shape != parameter.shape:
+        return self._load_arrays(where, "dict", self._entry_specs(), arrays, strict)
+
+    def _entry_specs(self) -> dict[str, tuple[str, tuple, np.dtype]]:
+        """{state_dict key: (what it is, shape, dtype)}: what a loaded dict must provide."""
+        parameters = {name for name, _ in self.named_parameters()}
+        return {
+            key: ("a parameter" if key in parameters else "an entry", value.shape, value.dtype)
+            for key, value in self.state_dict().items()
+        }
+
+    def _load_arrays(
+        self,
+        where: str,
+        source: str,
+        specs: dict[str, tuple[str, tuple, np.dtype]],
+        arrays: Mapping[str, np.ndarray],
+        strict: bool,
+    ) -> IncompatibleKeys:
+        """Check `arrays` against `specs`, cast them, then assign them all (or raise, changing
+        nothing)."""
+        found = {key: (array.shape, array.dtype) for key, array in arrays.items()}
+        missing, unexpected, problems, usable = compare_state(specs, found, strict, source)
+        cast = {}
+        for key in usable:
+            dtype = specs[key][2]
+            cast[key], overflow = cast_state(arrays[key], dtype)
+            if overflow:
                 problems.append(
-                    f"shape mismatch for '{key}': the dict has shape {array.shape}, the "
-                    f"parameter has shape {parameter.shape}"
+                    f"'{key}' has values too large for {dtype} (largest magnitude "
+                    f"{overflow:g}), which casting would make infinite"
                 )
-            elif array.dtype != parameter.dtype:
-                problems.append(
-                    f"dtype mismatch for '{key}': the dict has {array.dtype}, the parameter "
-                    f"is {parameter.dtype}"
-                )
-            else:
-                arrays[key] = np.array(array, copy=True)
         if problems:
             raise RuntimeError(
                 f"{where}: nothing was loaded, because of\n  " + "\n  ".join(problems)
             )
-        for key, array in arrays.items():
-            own[key].data = array  # rebind, never write into an array a live graph has saved
+        for key, array in cast.items():
+            self._assign_state(key, array)
         return IncompatibleKeys(missing, unexpected)
 
+    def _assign_state(self, key: str, array: np.ndarray) -> None:
+        """Put `array` where the state_dict key `key` points (a dotted attribute path)."""
+        *path, leaf = key.split(".")
+        owner = self
+        for part in path:
+            owner = getattr(owner, part)
+        current = getattr(owner, leaf)
+        if isinstance(current, Tensor):
+            current.data = array  # rebind, never write into an array a live graph has saved
+        else:
+            setattr(owner, leaf, array)
+
     def save(self, path: str | PathLike) -> None:
-        """Write `state_dict()` to `path` as an uncompressed .npz archive (exactly that path)."""
-        with open(path, "wb") as file:
-            np.savez(file, **self.state_dict())
+        """Write `state_dict()` to `path` as an uncompressed .npz archive (exactly that path).
+
+        The archive is written to a temporary file in the same folder, then renamed over `path`
+        (`os.replace`, atomic), so a failed or interrupted save leaves any previous file intact.
+        """
+        save_npz(path, self.state_dict())
 
     def load(self, path: str | PathLike, strict: bool = True) -> IncompatibleKeys:
-        """Read a `save`d .npz into the parameters, refusing anything that would need pickle."""
-        where = f"{type(self).__name__}.load"
-        try:
-            archive = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise ValueError(
-                f"{where}: {path} is not a plain .npz archive of arrays ({error}); files that "
-                f"need pickle are refused because unpickling can run arbitrary code"
-            ) from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{where}: {path} holds a single array, not an .npz archive")
-        with archive:
-            try:
-                state = {key: archive[key] for key in archive.files}
-            except ValueError:
-                raise ValueError(
-                    f"{where}: {path} contains an object array, which only pickle can load; "
-                    f"refused (allow_pickle=False) because unpickling can run arbitrary code"
-                ) from None
-        return self.load_state_dict(state, strict=strict)
+        """Read a `save`d .npz into the module, refusing anything that would need pickle.
+
+        Member names, shapes and dtypes are checked from the .npy headers before any array is
+        read, so a file cannot make this allocate more than the model needs; every failure names
+        the file and the cause, and leaves the module unchanged.
+        """
+        where = f"{type(self).__name__}.load: {os.fspath(path)}"
+        specs = self._entry_specs()
+        with open_npz(path, where) as archive:
+            headers = npz_headers(archive, where)
+            found = {key: (shape, dtype) for key, (_, shape, dtype, _) in headers.items()}
+            missing, unexpected, problems, usable = compare_state(specs, found, strict, "file")
+            if problems:
+                raise RuntimeError(
+                    f"{where}: nothing was loaded, because of\n  " + "\n  ".join(problems)
+                )
+            arrays = {key: read_npz_member(archive, headers[key], where) for key in usable}
+        self._load_arrays(where, "file", specs, arrays, strict=False)
+        return IncompatibleKeys(missing, unexpected)
 
     # --- Printing ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Utilities for training: gradient clipping (`clip_grad`) and variable-length sequences (`rnn`)."""
 
 from . import rnn
-from .clip_grad import clip_grad_norm_
+from .clip_grad import clip_grad_norm_, clip_grad_value_
 from .rnn import (
     PackedSequence,
     pack_padded_sequence,
@@ -13,6 +13,7 @@ from .rnn import (
 __all__ = [
     "PackedSequence",
     "clip_grad_norm_",
+    "clip_grad_value_",
     "pack_padded_sequence",
     "pack_sequence",
     "pad_packed_sequence",

@@ -1,0 +1,283 @@
+"""Elementwise primitives: arithmetic with numpy broadcasting (gradients reduced back with
+`sum_to`) and the functions whose derivatives reuse their saved output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..engine import Function, Tensor, from_numpy
+from .operands import constant, lift, pair
+from .reductions import sum_to
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a.data + b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.shapes[0]), sum_to(g, ctx.shapes[1])
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a.data - b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.shapes[0]), sum_to(-g, ctx.shapes[1])
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a.data * b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            sum_to(g * b, a.shape) if need_a else None,
+            sum_to(g * a, b.shape) if need_b else None,
+        )
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = from_numpy(a.data / b.data)
+        ctx.shape_a = a.shape
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        b, out = ctx.saved_tensors
+        grad_a = g / b  # d(a/b)/da = 1/b
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            sum_to(grad_a, ctx.shape_a) if need_a else None,
+            sum_to(-grad_a * out, b.shape) if need_b else None,  # d(a/b)/db = -(a/b)/b
+        )
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = from_numpy(a.data**b.data)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (
+            sum_to(g * b * a ** (b - 1), a.shape) if need_a else None,  # b a^(b-1)
+            sum_to(g * out * log(a), b.shape) if need_b else None,  # a^b log a
+        )
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Maximum(Function):
+    """Elementwise max; on ties the gradient is shared half and half, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a.data, b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        share_a = constant((a.data > b.data) + 0.5 * (a.data == b.data), g.dtype)
+        return sum_to(g * share_a, a.shape), sum_to(g * (1 - share_a), b.shape)
+
+
+class Where(Function):
+    """`cond ? a : b` elementwise; `cond` is a boolean array (no gradient)."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond, ctx.shapes = cond, (a.shape, b.shape)
+        return np.where(cond, a.data, b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = lift(0.0, g)
+        return (
+            None,
+            sum_to(Where.apply(ctx.cond, g, zero), ctx.shapes[0]),
+            sum_to(Where.apply(ctx.cond, zero, g), ctx.shapes[1]),
+        )
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = from_numpy(np.exp(a.data))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out  # d exp(a) = exp(a)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / a  # d log(a) = 1/a
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = from_numpy(np.tanh(a.data))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return TanhGrad.apply(g, out)
+
+
+class TanhGrad(Function):
+    """g (1 - t^2), tanh's derivative from its output t, as one op (itself differentiable)."""
+
+    @staticmethod
+    def forward(ctx, g, t):
+        ctx.save_for_backward(g, t)
+        g_t2 = t.data * t.data
+        g_t2 *= g.data
+        return g.data - g_t2  # g - g t^2, with one temporary
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, t = ctx.saved_tensors
+        return gg * (1 - t * t), gg * g * t * -2
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.empty_like(a.data)
+        with np.errstate(over="ignore"):  # exp(-a) overflows to inf for a << 0: 1/(1+inf) = 0
+            np.exp(np.negative(a.data, out=out), out=out)
+        out += 1
+        out = from_numpy(np.reciprocal(out, out=out))  # 1 / (1 + exp(-a)), computed in place
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return SigmoidGrad.apply(g, out)
+
+
+class SigmoidGrad(Function):
+    """g s (1 - s), sigmoid's derivative from its output s, as one op (itself differentiable)."""
+
+    @staticmethod
+    def forward(ctx, g, s):
+        ctx.save_for_backward(g, s)
+        grad = 1 - s.data
+        grad *= s.data
+        grad *= g.data
+        return grad
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, s = ctx.saved_tensors
+        return gg * s * (1 - s), gg * g * (1 - 2 * s)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = from_numpy(np.maximum(a.data, 0))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * constant(out.data > 0, g.dtype)  # 1 where a > 0, else 0 (0 at a = 0)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return Add.apply(*pair(a, b))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    return Sub.apply(*pair(a, b))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    return Mul.apply(*pair(a, b))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    return Div.apply(*pair(a, b))
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - mirrors torch.pow
+    return Pow.apply(*pair(a, b))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum of two broadcastable operands."""
+    return Maximum.apply(*pair(a, b))
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Pick `a` where `cond` is true, else `b` (broadcasting all three)."""
+    a, b = pair(a, b)
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    return Where.apply(cond, a, b)
+
+
+def exp(a: Any) -> Tensor:
+    return Exp.apply(lift(a))
+
+
+def log(a: Any) -> Tensor:
+    return Log.apply(lift(a))
+
+
+def tanh(a: Any) -> Tensor:
+    return Tanh.apply(lift(a))
+
+
+def sigmoid(a: Any) -> Tensor:
+    """1 / (1 + exp(-a)), computed without overflow for any finite a."""
+    return Sigmoid.apply(lift(a))
+
+
+def relu(a: Any) -> Tensor:
+    return Relu.apply(lift(a))
