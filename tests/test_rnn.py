@@ -381,12 +381,19 @@ def test_learns_to_echo_a_bit_from_three_steps_ago(cls):
 # --- float32 end to end ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
-def test_float32_end_to_end(cls):
-    layer = cls(3, 4, num_layers=2, dtype=np.float32, rng=0)
+def test_float32_end_to_end(cls, packed):
+    options = {"bidirectional": True, "dropout": 0.5} if packed else {}
+    layer = cls(3, 4, num_layers=2, dtype=np.float32, rng=0, **options)
     assert all(p.dtype == np.float32 for p in layer.parameters())
     x = mg.Tensor(np.ones((5, 2, 3)), requires_grad=True, dtype=np.float32)
-    output, state = layer(x)
+    if packed:
+        sequence = nn.utils.pack_padded_sequence(x, [3, 5], enforce_sorted=False)
+        output, state = layer(sequence)
+        output = nn.utils.pad_packed_sequence(output, padding_value=1.0, total_length=6)[0]
+    else:
+        output, state = layer(x)
     states = state if isinstance(state, tuple) else (state,)
     assert output.dtype == np.float32 and all(s.dtype == np.float32 for s in states)
     loss = output.sum() + sum(s.sum() for s in states)
