@@ -1,11 +1,13 @@
 """Neural-network building blocks on top of minigrad's autograd, named and shaped as PyTorch's.
 
-Layers: `Linear`, `Embedding`, the cells `RNNCell`, `LSTMCell`, `GRUCell` and the sequence
-layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding `Parameter`s.
+Layers: `Linear`, `Embedding`, `Dropout`, the cells `RNNCell`, `LSTMCell`, `GRUCell` and the
+sequence layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding
+`Parameter`s. `Recurrent` and `Bidirectional` (`minigrad.nn.recurrent`) unroll any cell.
 Containers (`Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`) are in `container`,
 activation modules (`ReLU`, `GELU`, `Softmax`, ...) in `activation`, loss modules
-(`CrossEntropyLoss`, ...) in `loss`; the functions behind them live in `minigrad.nn.functional`,
-`clip_grad_norm_` and `clip_grad_value_` in `minigrad.nn.utils`.
+(`CrossEntropyLoss`, ...) in `loss`; the functions behind them (and dropout) live in
+`minigrad.nn.functional`; `clip_grad_norm_`, `clip_grad_value_` and the sequence packing
+(`pack_padded_sequence`, ...) in `minigrad.nn.utils`.
 
 Initialisation is seedable: `minigrad.nn.init.manual_seed(s)` resets the shared generator that
 layers draw from, or pass `rng=` (an int seed or a numpy Generator) to a single layer.
@@ -15,6 +17,7 @@ Every layer takes `dtype=` (float64 by default, or float32).
 from . import functional, init, utils
 from .activation import GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
+from .dropout import Dropout
 from .layers import Embedding, Linear
 from .loss import (
     BCELoss,
@@ -28,13 +31,16 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, RemovableHandle
+from .recurrent import Bidirectional, Recurrent
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .utils import clip_grad_norm_, clip_grad_value_
 
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
+    "Bidirectional",
     "CrossEntropyLoss",
+    "Dropout",
     "Embedding",
     "Flatten",
     "GELU",
@@ -59,6 +65,7 @@ __all__ = [
     "RNN",
     "RNNCell",
     "ReLU",
+    "Recurrent",
     "RemovableHandle",
     "Sequential",
     "Sigmoid",

@@ -1,4 +1,4 @@
-"""Activations and losses composed from the primitives, so their gradients need no extra code.
+"""Dropout, activations and losses composed from the primitives: no extra gradient code.
 
 Names, argument names, defaults and numerics follow `torch.nn.functional`: `dim=` as PyTorch
 (numpy's `axis=` is accepted as an alias), `reduction="mean" | "sum" | "none"`, class ids with
@@ -16,8 +16,10 @@ import numpy as np
 
 from ..engine import Tensor
 from ..ops import constant, exp, lift, log, maximum, mean, relu, sigmoid, tanh, where
+from . import init
 
 __all__ = [
+    "dropout",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
@@ -35,6 +37,26 @@ __all__ = [
     "softmax",
     "tanh",
 ]
+
+
+def dropout(
+    x: Any, p: float = 0.5, training: bool = True, rng: int | np.random.Generator | None = None
+) -> Tensor:
+    """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p).
+
+    So the expected value is unchanged and evaluation needs no rescaling: with training=False
+    (or p=0) it is the identity. The mask is drawn from `rng` (a seed or a numpy Generator), by
+    default from minigrad.nn.init's shared generator (`manual_seed` makes a run reproducible).
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    x = lift(x)
+    if not training or p == 0:
+        return x
+    keep = init.generator(rng).random(x.shape) >= p
+    scale = 0.0 if p == 1 else 1 / (1 - p)
+    return x * constant(keep * scale, x.dtype)  # the mask is a constant: gradient x mask too
+
 
 # --- Validation shared by the layers and the losses -------------------------------------------
 
