@@ -171,7 +171,7 @@ class LSTMCell(_Cell):
         """One step, given the input projection x_proj = W_ih x + b_ih (all four gates)."""
         h, c = state
         gates = x_proj + linear(h, weight_hh, bias_hh)  # W_ih x + b_ih + W_hh h + b_hh
-        i, f, g, o = split(gates, 4, axis=-1)  # the four blocks, in PyTorch's order
+        i, f, g, o = split(gates, 4, axis=-1, labels="ifgo")  # the four blocks, PyTorch's order
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()  # i,f,o = sigmoid, g = tanh
         c = f * c + i * g  # c' = f * c + i * g
         h = o * c.tanh()  # h' = o * tanh(c')
