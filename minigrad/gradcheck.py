@@ -92,7 +92,7 @@ def gradgradcheck(
             outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
             grads = grad(outs, [args[i] for i in differentiable], list(args[n:]), create_graph=True)
         return tuple(
-            constant(np.zeros(args[i].shape), np.float64) if g is None else g
+            constant(np.zeros(args[i].shape), np.dtype(np.float64)) if g is None else g
             for i, g in zip(differentiable, grads)
         )
 
@@ -239,6 +239,7 @@ def _call_checking_inputs(fn: Callable, inputs: list) -> Any:
         return result
     i = changed[0]
     now, old = (inputs[i].data if isinstance(inputs[i], Tensor) else inputs[i]), before[i]
+    assert old is not None  # (only inputs that were arrays are in `changed`)
     if now is not arrays[i] or now.shape != old.shape:
         how = f"it rebound or reshaped it (shape {old.shape} -> {np.shape(now)})"
     else:
