@@ -59,7 +59,7 @@ class RemovableHandle:
 
     _next_id = itertools.count()
 
-    def __init__(self, hooks: dict) -> None:
+    def __init__(self, hooks: dict[int, Any]) -> None:
         self.hooks = hooks
         self.id = next(RemovableHandle._next_id)
 
@@ -243,7 +243,7 @@ class Module:
     # --- Walking the tree ---------------------------------------------------------------------
 
     def named_modules(
-        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
         """This module and every submodule below it (pre-order), each once, with dotted names."""
         seen: set[int] = set() if memo is None else memo
@@ -350,7 +350,7 @@ class Module:
         """Cast every parameter, gradient and buffer to float64, in place; returns self."""
         return self._cast(np.float64)
 
-    def _cast(self, dtype: type) -> Module:
+    def _cast(self, dtype: type[np.floating]) -> Module:
         tensors = itertools.chain(self.parameters(), self.buffers())
         for tensor in tensors:
             tensor.data = tensor.data.astype(dtype, copy=False)  # rebind: live graphs keep theirs
@@ -518,7 +518,9 @@ def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
 
 
-def _add_hook(hooks: dict, entry: tuple, prepend: bool) -> RemovableHandle:
+def _add_hook(
+    hooks: _Hooks, entry: tuple[Callable[..., Any], bool], prepend: bool
+) -> RemovableHandle:
     handle = RemovableHandle(hooks)
     hooks[handle.id] = entry
     if prepend:  # dicts keep insertion order: rebuild with the new hook first

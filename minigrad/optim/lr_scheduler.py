@@ -422,7 +422,7 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) > 0
 
 
-def _per_group(name: str, value: Any, groups: list) -> list:
+def _per_group(name: str, value: Any, groups: Sequence[object]) -> list[Any]:
     """One value per parameter group: a list of them, or one repeated."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(groups):

@@ -33,7 +33,9 @@ class Optimizer:
     that parameter's state (moments as arrays, the step count as an int).
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, params: Iterable[Tensor] | Iterable[Mapping[str, Any]], defaults: dict[str, Any]
+    ) -> None:
         name = type(self).__name__
         if isinstance(params, Tensor):
             raise TypeError(
