@@ -225,7 +225,7 @@ def _check_same(what: str, unit: str, first: np.ndarray, second: np.ndarray, tol
     )
 
 
-def _call_checking_inputs(fn: Callable[..., Any], inputs: list) -> Any:
+def _call_checking_inputs(fn: Callable[..., Any], inputs: list[Any]) -> Any:
     """fn(*inputs), raising (with the inputs restored) if fn changed any input's values."""
     arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
     before = [a.copy() if isinstance(a, np.ndarray) else None for a in arrays]
@@ -279,7 +279,9 @@ def _vjp(flat: Tensor, wrt: list[Tensor], direction: np.ndarray) -> list[np.ndar
     return [np.zeros(t.size) if g is None else g.data.reshape(-1) for t, g in zip(wrt, grads)]
 
 
-def _numerical_jacobian(fn: Callable[..., Any], inputs: list, index: int, eps: float) -> np.ndarray:
+def _numerical_jacobian(
+    fn: Callable[..., Any], inputs: list[Any], index: int, eps: float
+) -> np.ndarray:
     """d flat(fn) / d inputs[index] by central differences, shape (outputs, input elements).
 
     The input's `.data` is replaced by perturbed copies and then restored, so functions that

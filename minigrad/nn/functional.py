@@ -313,7 +313,7 @@ def _nll_terms(
         picked = log_p[safe]
     else:
         grid = np.indices(expected, sparse=True)  # broadcasting index arrays, one per axis
-        index = (grid[0], safe, *grid[1:])  # (apart: mypy takes x[(a, *b)] for 3.11's x[a, *b])
+        index = (grid[0], safe, *grid[1:])  # named first: mypy misreads x[(a, *b)] as x[a, *b]
         picked = log_p[index]
     if weight is None and keep.all():  # the common case: every target counts once
         return -picked, float(ids.size), keep
