@@ -335,7 +335,8 @@ def _nll_terms(
         picked = log_p[safe]
     else:
         grid = np.indices(expected, sparse=True)  # broadcasting index arrays, one per axis
-        picked = log_p[(grid[0], safe, *grid[1:])]
+        index = (grid[0], safe, *grid[1:])  # named first: mypy misreads x[(a, *b)] as x[a, *b]
+        picked = log_p[index]
     if weight is None and keep.all():  # the common case: every target counts once
         return -picked, float(ids.size), keep
     weights = keep.astype(log_p.dtype) if weight is None else weight[safe] * keep
