@@ -32,7 +32,7 @@ lengths, states and dtypes, its gradients, dtypes, state shapes and padding are 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -124,7 +124,7 @@ def _elements(elements: Any, dtype: np.dtype) -> st.SearchStrategy[float]:
     low, high = DEFAULT_BOUNDS if elements is None else elements
     if not low <= high:
         raise ValueError(f"tensors: elements bounds must satisfy lo <= hi, got {elements!r}")
-    width = 32 if dtype == np.float32 else 64
+    width: Literal[32, 64] = 32 if dtype == np.float32 else 64
     low, high = _float_bound(low, dtype, up=True), _float_bound(high, dtype, up=False)
     if low > high:
         raise ValueError(f"tensors: no {dtype} number lies within the bounds {elements!r}")
