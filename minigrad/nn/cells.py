@@ -198,9 +198,10 @@ class NoForgetGateLSTMCell(_LSTMLike):
 
 
 class LayerNormLSTMCell(_LSTMLike):
-    """LSTM with layer normalisation (Ba, Kiros & Hinton 2016, "Layer normalization", sec. 6):
-    the input and recurrent pre-activations are normalised separately, and so is c' before the
-    output tanh (c' itself, the state, is not).
+    """LSTM with layer normalisation (Ba, Kiros & Hinton 2016, "Layer normalization", the
+    layer-normalised LSTM of its supplementary material): the input and recurrent
+    pre-activations are normalised separately, and so is c' before the output tanh (c' itself,
+    the state, is not). Each normalisation adds `eps` (1e-5) to the variance, as `LayerNorm`.
 
     Parameters: weight_ih (4 * hidden, input) and weight_hh (4 * hidden, hidden) in the order
     i, f, g, o, and the LayerNorms `layernorm_ih`, `layernorm_hh` (over 4 * hidden) and
