@@ -35,17 +35,17 @@ class _GatedCell(Module):
     """What the cells share: sizes, the stacked gate weights, and the input and state checks."""
 
     gates: int  # weight blocks stacked in weight_ih / weight_hh
+    vectors: tuple[str, ...] = ()  # names of extra (hidden,) weights, drawn after the biases
 
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
-        bias: bool,
-        dtype: Any,
-        rng: int | np.random.Generator | None,
-        vectors: tuple[str, ...] = (),
+        bias: bool = True,
+        dtype: Any = np.float64,
+        rng: int | np.random.Generator | None = None,
     ) -> None:
-        """Draw weight_ih, weight_hh, bias_ih, bias_hh, then each named (hidden,) vector."""
+        """Draw weight_ih, weight_hh, bias_ih, bias_hh, then each of `vectors`."""
         super().__init__()
         name = type(self).__name__
         for key, value in (("input_size", input_size), ("hidden_size", hidden_size)):
@@ -61,7 +61,7 @@ class _GatedCell(Module):
         self.weight_hh = uniform(rows, hidden_size)
         self.bias_ih = uniform(rows) if bias else None
         self.bias_hh = uniform(rows) if bias else None
-        for vector in vectors:
+        for vector in self.vectors:
             setattr(self, vector, uniform(hidden_size))
 
     dtype = property(lambda self: self.weight_ih.dtype, doc="The parameters' dtype.")
@@ -101,8 +101,6 @@ class _GatedCell(Module):
 class _LSTMLike(_GatedCell):
     """A cell whose state is (h, c), with the NOAF option (no tanh on the output)."""
 
-    vectors: tuple[str, ...] = ()  # names of extra (hidden,) weights, drawn after the biases
-
     def __init__(
         self,
         input_size: int,
@@ -112,7 +110,7 @@ class _LSTMLike(_GatedCell):
         dtype: Any = np.float64,
         rng: int | np.random.Generator | None = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, dtype, rng, self.vectors)
+        super().__init__(input_size, hidden_size, bias, dtype, rng)
         self.output_activation = bool(output_activation)
 
     def _state(self, x: Tensor, state: State) -> tuple[Tensor, Tensor]:
@@ -252,16 +250,6 @@ class MGUCell(_GatedCell):
     """
 
     gates = 2
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        dtype: Any = np.float64,
-        rng: int | np.random.Generator | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, dtype, rng)
 
     def forward(self, x: Any, state: State = None) -> Tensor:
         x = self._input(x)

@@ -1,5 +1,6 @@
 """Elementwise primitives: arithmetic with numpy broadcasting (gradients reduced back with
-`sum_to`) and the functions whose derivatives reuse their saved output."""
+`sum_to`), the functions whose derivatives reuse their saved output, and the piecewise ones
+(maximum, minimum, abs, clamp) with PyTorch's gradients at their kinks."""
 
 from __future__ import annotations
 
