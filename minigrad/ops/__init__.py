@@ -1,9 +1,9 @@
 """The primitive operations: each a `Function` whose derivative sits right under its forward.
 
 One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu/sqrt/abs,
-maximum/minimum/clamp), `reductions.py`
-(sum, max, mean, broadcasting), `shape.py` (reshape, transpose, indexing, concatenate/split,
-stack/unstack), `linalg.py` (matmul, linear); `operands.py` turns Python values into Tensors.
+maximum/minimum/clamp), `reductions.py` (sum, max, mean, broadcasting), `shape.py` (reshape,
+transpose, indexing, concatenate/split, stack/unstack), `linalg.py` (matmul, linear);
+`operands.py` turns Python values into Tensors.
 Every backward is written with Tensor ops, so the engine can record it (`create_graph=True`) and
 second derivatives come for free. Below, Tensor's operators and methods are attached to these
 primitives, all in one place.
