@@ -179,9 +179,9 @@ class NoForgetGateLSTMCell(_LSTMLike):
     """The original LSTM, without a forget gate (Hochreiter & Schmidhuber 1997, "Long
     short-term memory"): the cell state only accumulates, c' = c + i * g.
 
-    Three blocks i, g, o in weight_ih / weight_hh. The 1997 paper squashes with scaled
-    sigmoids; this uses tanh for g and the output, as the LSTM variants since (Greff et al.'s
-    NFG variant). `cell(x, (h, c)) -> (h', c')`.
+    Three blocks i, g, o in weight_ih / weight_hh. The 1997 paper squashes g and the output
+    with scaled sigmoids; this uses tanh for both, as later formulations do (Greff et al.'s NFG
+    variant, for one). `cell(x, (h, c)) -> (h', c')`.
     """
 
     gates = 3
