@@ -1,0 +1,404 @@
+"""minigrad.compile: compiled calls give eager's values and gradients, retrace when they must,
+refuse what they cannot replay, fall back to eager where only eager is right, and print."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import nn, optim
+from minigrad.compiler.program import Program
+from minigrad.testing import mutually_broadcastable_shapes
+
+
+class Cube(mg.Function):
+    """A user Function with no lowering: compiled code falls back to its own forward."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a.data**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * 3 * a * a
+
+
+def tensors_like(shapes, rng, dtype=np.float64):
+    return [mg.Tensor(rng.uniform(-2, 2, s), requires_grad=True, dtype=dtype) for s in shapes]
+
+
+def values_and_grads(fn, xs, seeds, wrt=None):
+    """fn's outputs and the gradients of <outputs, seeds> with respect to xs (None: unused).
+
+    The eager reference differentiates the one scalar sum((output * seed).sum()): `mg.grad`
+    over several outputs where one output feeds another misses gradients in eager mode today.
+    """
+    outs = fn(*xs)
+    wrt = xs if wrt is None else wrt
+    if isinstance(fn, mg.compiler.Compiled):
+        grads = mg.grad(list(outs), wrt, seeds)
+    else:
+        grads = mg.grad(mg.add(*[(o * mg.Tensor(s)).sum() for o, s in zip(outs, seeds)]), wrt)
+    return [o.data for o in outs], [None if g is None else g.data for g in grads]
+
+
+def assert_same(got, want, tol):
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+        else:
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+# --- Random compositions of primitives -----------------------------------------------------
+
+OPS = (
+    "tanh sigmoid relu neg cube square add sub mul div maximum sum max split index fancy "
+    "transpose reshape concat stack exp"
+).split()
+
+
+def composition(ops):
+    """A function of three tensors applying `ops` (name, i, j) to a growing pool of results."""
+
+    def fn(*xs):
+        pool = list(xs)
+        for name, i, j in ops:
+            a, b = pool[i % len(pool)], pool[j % len(pool)]
+            try:
+                np.broadcast_shapes(a.shape, b.shape)
+            except ValueError:
+                a = a.sum()  # a 0-d tensor broadcasts with anything
+            if name in ("tanh", "sigmoid", "relu", "exp"):
+                new = [getattr(a.tanh() if name == "exp" else a, name)()]
+            elif name == "neg":
+                new = [-a]
+            elif name == "cube":
+                new = [Cube.apply(a.tanh())]
+            elif name == "square":
+                new = [a**2]
+            elif name in ("add", "sub", "mul", "maximum"):
+                new = [getattr(mg, name)(a, b)]
+            elif name == "div":
+                new = [a / (b * b + 1)]
+            elif name in ("sum", "max"):
+                new = [getattr(a, name)(axis=i % a.ndim if a.ndim else None)]
+            elif name == "split" and a.ndim and a.shape[-1] >= 2:
+                new = mg.split(a, [1], axis=-1)  # two pieces; later ops may use only one
+            elif name == "index" and a.ndim:
+                new = [a[..., ::2] if i % 2 else a[0]]
+            elif name == "fancy" and a.ndim:
+                new = [a[np.array([0, a.shape[0] - 1, 0])]]  # a repeated row: scatter-add
+            elif name == "transpose":
+                new = [a.T]
+            elif name == "reshape":
+                new = [a.reshape(-1)]
+            elif name in ("concat", "stack") and a.shape == b.shape and a.ndim:
+                new = [mg.concatenate([a, b], axis=0) if name == "concat" else mg.stack([a, b])]
+            else:
+                new = [a * 0.5]
+            pool.extend(new)
+        return pool[-1], pool[-1].sum() + pool[-2].sum() * pool[-3].sum()
+
+    return fn
+
+
+@given(
+    shapes=mutually_broadcastable_shapes(3, min_dims=0, max_dims=3, max_side=3),
+    ops=st.lists(
+        st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50)),
+        min_size=1,
+        max_size=8,
+    ),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_matches_eager_on_random_compositions(shapes, ops, dtype, seed):
+    rng = np.random.default_rng(seed)
+    fn = composition(ops)
+    compiled = mg.compile(fn)
+    compiled(*tensors_like(shapes, rng, dtype))  # traced on these values...
+    xs = tensors_like(shapes, rng, dtype)  # ...replayed on new ones
+    outs = fn(*xs)
+    seeds = [rng.standard_normal(o.shape).astype(dtype) for o in outs]
+    got_values, got_grads = values_and_grads(compiled, xs, seeds)
+    want_values, want_grads = values_and_grads(fn, xs, seeds)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert_same(got_values, want_values, tol)
+    assert_same(got_grads, want_grads, tol)
+    assert compiled.traces == 1
+
+
+def test_compiled_gradients_and_second_derivatives_match_finite_differences():
+    rng = np.random.default_rng(0)
+    w = mg.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+
+    @mg.compile
+    def f(x, b):
+        y = mg.maximum((x @ w).tanh(), b.sigmoid()) * Cube.apply(x).sum()
+        first, second = mg.split(y, 2, axis=-1)
+        return (first * second).relu().sum(axis=0) + y.max(axis=-1)[:2]
+
+    x = mg.Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = mg.Tensor(rng.standard_normal(4), requires_grad=True)
+    assert mg.gradcheck(f, [x, b])
+    assert mg.gradgradcheck(f, [x, b])  # backward(create_graph=True) through a compiled call
+    assert f.traces == 2  # once recording, once under no_grad (gradcheck's finite differences)
+
+
+# --- Recurrent cells -----------------------------------------------------------------------
+
+
+def lstm_loop(cell):
+    def run(xs, h, c):
+        outputs = []
+        for x in mg.unstack(xs):
+            h, c = cell(x, (h, c))
+            outputs.append(h)
+        return (mg.stack(outputs) ** 2).mean(), c
+
+    return run
+
+
+def test_lstm_cell_loop_over_five_steps_matches_eager():
+    rng = np.random.default_rng(1)
+    cell = nn.LSTMCell(3, 4, rng=2)
+    run = lstm_loop(cell)
+    compiled = mg.compile(run)
+    inputs = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+    for _ in range(2):  # the second call replays the cached program
+        xs, h, c = tensors_like([(5, 2, 3), (2, 4), (2, 4)], rng)
+        seeds = [np.asarray(1.0), rng.standard_normal((2, 4))]
+        wrt = [xs, h, c, *inputs]
+        got_values, got_grads = values_and_grads(compiled, [xs, h, c], seeds, wrt)
+        want_values, want_grads = values_and_grads(run, [xs, h, c], seeds, wrt)
+        assert_same(got_values, want_values, 1e-12)
+        assert_same(got_grads, want_grads, 1e-12)
+    assert compiled.traces == 1
+
+
+def train_gru(use_compile):
+    """Five SGD steps of a GRUCell loop; the final parameters, and the compiled step's traces."""
+    rng = np.random.default_rng(3)
+    cell = nn.GRUCell(3, 4, rng=4)
+    opt = optim.SGD(cell.parameters(), lr=0.5)
+
+    def loss(xs, h):
+        for x in mg.unstack(xs):
+            h = cell(x, h)
+        return (h * h).sum()
+
+    step = mg.compile(loss) if use_compile else loss
+    for _ in range(5):
+        xs, h = tensors_like([(4, 2, 3), (2, 4)], rng)
+        opt.zero_grad()
+        step(xs, h).backward()
+        opt.step()
+    return [p.data.copy() for p in cell.parameters()], getattr(step, "traces", 0)
+
+
+def test_compiled_training_matches_eager_training():
+    """The program reads the parameters' new values on every call."""
+    want, _ = train_gru(use_compile=False)
+    got, traces = train_gru(use_compile=True)
+    assert traces == 1
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(got[0], nn.GRUCell(3, 4, rng=4).weight_ih.data)  # it did train
+
+
+# --- Cache and retracing -------------------------------------------------------------------
+
+
+def test_retraces_on_shape_dtype_and_requires_grad_changes_only():
+    compiled = mg.compile(lambda x: (x * x).sum())
+    compiled(mg.Tensor(np.ones((2, 3)), requires_grad=True))
+    compiled(mg.Tensor(np.zeros((2, 3)), requires_grad=True))  # new values: same program
+    assert compiled.traces == 1
+    compiled(mg.Tensor(np.ones((3, 3)), requires_grad=True))
+    assert compiled.traces == 2
+    compiled(mg.Tensor(np.ones((3, 3)), requires_grad=True, dtype=np.float32))
+    assert compiled.traces == 3
+    out = compiled(mg.Tensor(np.full((3, 3), 2.0)))  # requires_grad=False
+    assert compiled.traces == 4 and not out.requires_grad and out.item() == 36.0
+    with mg.no_grad():
+        compiled(mg.Tensor(np.ones((2, 3)), requires_grad=True))
+    assert compiled.traces == 5
+
+
+def test_retraces_when_a_parameter_is_replaced_or_frozen():
+    layer = nn.Linear(3, 2)
+    compiled = mg.compile(lambda x: layer(x).sum())
+    x = mg.Tensor(np.ones((1, 3)))
+    compiled(x).backward()
+    layer.weight = nn.Parameter(np.zeros((2, 3)))  # a new parameter object
+    compiled(x).backward()
+    assert compiled.traces == 2 and np.array_equal(layer.weight.grad, np.ones((2, 3)))
+    layer.bias.requires_grad = False
+    compiled(x)
+    assert compiled.traces == 3
+
+
+def test_warns_once_when_it_keeps_retracing():
+    compiled = mg.compile(lambda x: x.sum(), max_traces=2)
+    with pytest.warns(RuntimeWarning, match="traced 3 times"):
+        for n in range(1, 4):
+            compiled(mg.Tensor(np.ones(n)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled(mg.Tensor(np.ones(7)))
+    assert len(compiled.cache) == 2
+
+
+# --- What cannot be compiled ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "read, what",
+    [
+        (lambda y: y.sum().item() > 0, r"\.item\(\)"),
+        (lambda y: bool(y.sum()), r"bool\(\)"),
+        (lambda y: float(y.sum()) > 0, r"float\(\)"),
+        (lambda y: np.asarray(y).sum() > 0, "numpy conversion"),
+        (lambda y: (y > 0).any(), "comparison >"),
+        (lambda y: y.data.sum() > 0, r"\.data\.sum"),
+        (lambda y: mg.Tensor(y).sum().item() > 0, "numpy conversion"),
+    ],
+)
+def test_reading_a_value_while_tracing_names_the_line(read, what):
+    def f(x):
+        y = x * 2
+        if read(y):  # the line the error must name
+            return y
+        return -y
+
+    with pytest.raises(mg.CompileError, match=what) as error:
+        mg.compile(f)(mg.Tensor(np.ones(3), requires_grad=True))
+    assert "if read(y):  # the line the error must name" in str(error.value)
+    assert "(lambda y:" in str(error.value)  # the innermost line, the read itself
+
+
+class Masked(mg.Function):
+    """A user Function whose backward computes its mask on arrays, outside any op."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * mg.Tensor(np.sign(a.data))  # a mask that a trace would fix
+
+
+def test_a_backward_computing_on_arrays_is_refused():
+    x = mg.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(mg.CompileError, match=r"Masked\.backward uses an array of shape \(3,\)"):
+        mg.compile(lambda x: Masked.apply(x * 2).sum())(x)  # saves an intermediate
+    with pytest.raises(mg.CompileError, match=r"Masked\.backward reads the value") as error:
+        mg.compile(lambda x: Masked.apply(x).sum())(x)  # saves the traced input itself
+    assert "mg.Tensor(np.sign(a.data))" in str(error.value)
+
+
+def test_non_tensor_results_and_unhashable_arguments_are_refused():
+    x = mg.Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(mg.CompileError, match="returned a int"):
+        mg.compile(lambda x: (x.sum(), 3))(x)
+    with pytest.raises(TypeError, match="neither a Tensor nor hashable"):
+        mg.compile(lambda x, options: x.sum())(x, {2})
+
+
+def test_parameters_are_writable_again_after_tracing():
+    w = mg.Tensor(np.ones(3), requires_grad=True)
+    compiled = mg.compile(lambda x: (x * w).sum())
+    compiled(mg.Tensor(np.ones(3))).backward()
+    w.data += 1  # no lock left over from the trace
+    assert compiled(mg.Tensor(np.ones(3))).item() == 6.0
+
+
+# --- check=True ------------------------------------------------------------------------------
+
+
+def test_check_passes_on_a_correct_program():
+    x = mg.Tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    out = mg.compile(lambda x: (x.tanh() * x).relu().sum(), check=True)(x)
+    out.backward()
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(out.item(), (t * x.data).sum(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad, t + x.data * (1 - t * t), rtol=1e-12)  # x tanh x > 0
+
+
+@pytest.mark.parametrize("half", ["forward", "backward"])
+def test_check_catches_a_wrong_program(monkeypatch, half):
+    finish = Program.finish
+
+    def wrong_finish(program):  # a faulty rewrite: the first Mul becomes an Add
+        statements = getattr(program, half)
+        mul = next(st for st in statements if st.fn is mg.ops.Mul)
+        mul.fn = mg.ops.Add
+        finish(program)
+
+    monkeypatch.setattr(Program, "finish", wrong_finish)
+    x = mg.Tensor(np.full(3, 0.5), requires_grad=True)
+    message = "output 0" if half == "forward" else "the gradient of input 0"
+    with pytest.raises(mg.CompileError, match=f"check=True.*{message}.*differs from eager"):
+        mg.compile(lambda x: (x * x.tanh()).sum(), check=True)(x)
+
+
+# --- Falling back to eager -------------------------------------------------------------------
+
+
+def test_retain_grad_inside_falls_back_to_eager():
+    kept = []
+
+    def f(x):
+        y = x * 3
+        y.retain_grad()
+        kept.append(y)
+        return y.sum()
+
+    compiled = mg.compile(f)
+    x = mg.Tensor(np.ones(2), requires_grad=True)
+    compiled(x).backward()
+    assert np.array_equal(kept[-1].grad, np.ones(2)) and np.array_equal(x.grad, [3.0, 3.0])
+    assert "retain_grad" in str(compiled.program(x))
+
+
+def test_debug_tools_run_the_call_eagerly():
+    compiled = mg.compile(lambda x: (x * x).sum())
+    x = mg.Tensor(np.ones(2), requires_grad=True)
+    with mg.debug.trace(print_table=False) as trace:
+        compiled(x).backward()
+    assert [row.op for row in trace.rows] == ["Sum", "Mul"]  # the ops themselves, not one node
+    with mg.debug.detect_anomaly():
+        compiled(x)
+    assert compiled.traces == 0
+
+
+# --- Printing --------------------------------------------------------------------------------
+
+
+def test_program_prints_one_statement_per_line():
+    w = mg.Tensor(np.ones((3, 4)), requires_grad=True)
+    compiled = mg.compile(lambda x: (x @ w).tanh().sum())
+    text = str(compiled.program(mg.Tensor(np.ones((2, 3)), requires_grad=True)))
+    lines = text.splitlines()
+    assert lines[0] == "def forward(x0: f64[2, 3], p1: f64[3, 4]):"
+    assert "    t2 = MatMul(x0, p1)" in lines and "    t3 = Tanh(t2)" in lines
+    backward = lines[lines.index("") + 1 :]
+    assert backward[0].startswith("def backward(g5: f64[]):")
+    statement = re.compile(r"^    \w+(, \w+)* = \w+\(.*\)$")
+    body = [line for line in lines if line.startswith("    ") and "return" not in line]
+    assert len(body) >= 8 and all(statement.match(line) for line in body)
+    assert backward[-1].startswith("    return dx0=") and "dp1=" in backward[-1]
+    assert compiled.traces == 1
