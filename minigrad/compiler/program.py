@@ -110,6 +110,7 @@ class Program:
         self.frees: list[list[int]] = []  # per forward statement: values read for the last time
         self.has_backward = False
         self.n_forward = 0  # values numbered below this are forward's; the rest backward's
+        self._numbers: dict[int, int] | None = None  # see `numbers`
         self.fallback: str | None = None  # why this signature runs eagerly instead, if it does
 
     # --- building -----------------------------------------------------------------------------
@@ -190,8 +191,19 @@ class Program:
                 array = self.captured[self.inputs.index(value) - self.n_args].data
             if array.ndim == 0:
                 return repr(array.item())  # a literal: 1.0, 0.5
+        if kind == CAPTURED:  # a parameter (it gets a gradient), or a constant
+            kind = CAPTURED if self.requires_grad[self.inputs.index(value)] else CONSTANT
         prefix = {INPUT: "x", CAPTURED: "p", VALUE: "t", SEED: "g", CONSTANT: "c"}[kind]
-        return f"{prefix}{value}"
+        return f"{prefix}{self.numbers().get(value, value)}"
+
+    def numbers(self) -> dict[int, int]:
+        """Display numbers: 0, 1, 2... in the order values first appear in the listing."""
+        if self._numbers is None:
+            order = [*self.inputs, *(v for st in self.forward for v in st.outputs)]
+            order += [*self.seeds, *self.constants]
+            order += [v for st in self.backward for v in st.outputs]
+            self._numbers = {value: k for k, value in enumerate(dict.fromkeys(order))}
+        return self._numbers
 
     def typed(self, value: int) -> str:
         shape, dtype = self.meta[value]
@@ -214,7 +226,7 @@ class Program:
         """The forward and backward programs, one statement per line (see `Compiled.program`)."""
         if self.fallback is not None:
             return f"# runs eagerly: {self.fallback}"
-        header = ", ".join(self.typed(v) for v in self.inputs if self.name(v)[0] in "xp")
+        header = ", ".join(self.typed(v) for v in self.inputs if self.name(v)[0] in "xpc")
         lines = [f"def forward({header}):"]
         lines += [f"    {self.statement_text(st)}" for st in self.forward]
         lines.append(f"    return {', '.join(self.name(v) for v in self.outputs)}")
@@ -228,8 +240,8 @@ class Program:
             lines += [f"    {self.statement_text(st)}" for st in self.backward]
             grads = [
                 f"d{self.name(x)}={'None' if g is None else self.name(g)}"
-                for x, g in zip(self.inputs, self.grads)
-                if self.name(x)[0] in "xp"
+                for x, g, need in zip(self.inputs, self.grads, self.requires_grad)
+                if need
             ]
             lines.append(f"    return {', '.join(grads)}")
         return "\n".join(lines)
