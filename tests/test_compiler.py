@@ -402,3 +402,71 @@ def test_program_prints_one_statement_per_line():
     assert len(body) >= 8 and all(statement.match(line) for line in body)
     assert backward[-1].startswith("    return dx0=") and "dp1=" in backward[-1]
     assert compiled.traces == 1
+
+
+# --- More of what a call may look like -----------------------------------------------------
+
+
+def test_arguments_and_results_in_any_nesting_with_check():
+    x = mg.Tensor(np.linspace(-1, 1, 3), requires_grad=True)
+    same = mg.compile(lambda a, b: (a, a * b), check=True)
+    first, second = same(x, x)  # one tensor twice; an input returned as it is
+    (first.sum() + second.sum()).backward()
+    np.testing.assert_allclose(x.grad, 1 + 2 * x.data, rtol=1e-12)
+    scaled = mg.compile(lambda a, *, scale: {"out": [a * scale]}, check=True)
+    assert scaled(x, scale=2.0)["out"][0].data.tolist() == (2 * x.data).tolist()
+    assert scaled(x, scale=3.0)["out"][0].data.tolist() == (3 * x.data).tolist()
+    assert scaled.traces == 2  # a number argument is part of the signature
+
+
+def test_a_module_passed_in_and_a_layer_loop_with_check():
+    lstm = nn.LSTM(3, 4, num_layers=2)
+
+    def loss(model, xs):
+        out, (h, c) = model(xs)
+        return (out**2).sum() + c.sum()
+
+    compiled = mg.compile(loss, check=True)
+    xs = mg.Tensor(np.random.default_rng(5).standard_normal((4, 2, 3)))
+    compiled(lstm, xs).backward()
+    got = [p.grad.copy() for p in lstm.parameters()]
+    lstm.zero_grad()
+    loss(lstm, xs).backward()
+    for g, p in zip(got, lstm.parameters()):
+        np.testing.assert_allclose(g, p.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_backward_twice_with_retain_graph_and_nested_compiles():
+    inner = mg.compile(lambda a: a.tanh() * a)
+    outer = mg.compile(lambda a: inner(a).sum() * 2)
+    x = mg.Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    out = outer(x)
+    out.backward(retain_graph=True)
+    out.backward()
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(x.grad, 2 * 2 * (t + x.data * (1 - t * t)), rtol=1e-12)
+    assert inner.traces == 0  # traced into the outer program, not on its own
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        out.backward()
+
+
+GLOBAL_SCALE = mg.Tensor(np.array([2.0]))
+
+
+def scaled_by_global(x):
+    return x * GLOBAL_SCALE
+
+
+def test_rebinding_a_global_tensor_retraces():
+    global GLOBAL_SCALE
+    compiled = mg.compile(scaled_by_global)
+    x = mg.Tensor(np.ones(1))
+    assert compiled(x).item() == 2.0
+    GLOBAL_SCALE = mg.Tensor(np.array([5.0]))
+    assert compiled(x).item() == 5.0 and compiled.traces == 2
+
+
+def test_drawing_from_np_random_while_tracing_is_refused():
+    noisy = mg.compile(lambda x: x * mg.Tensor(np.random.standard_normal(x.shape)))
+    with pytest.raises(mg.CompileError, match="draws random numbers"):
+        noisy(mg.Tensor(np.ones(3)))

@@ -57,7 +57,7 @@ class Compiled:
     """
 
     def __init__(self, fn: Callable, check: bool = False, max_traces: int = 8) -> None:
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())  # its name and docstring, not its dict
         self.fn = fn
         self.check = check
         self.max_traces = max_traces
@@ -97,14 +97,23 @@ class Compiled:
         return program, leaves
 
     def guard(self) -> tuple:
-        """The identity of the tensors and Modules' parameters the function closes over."""
-        objects = [self.fn, getattr(self.fn, "__self__", None)]
-        for cell in getattr(self.fn, "__closure__", None) or ():
+        """What the function reaches without receiving it: tensors, Modules' parameters and
+        arrays in its closure or named as its globals, by identity (a rebinding retraces)."""
+        fn = self.fn
+        objects = [fn, getattr(fn, "__self__", None)]
+        for cell in getattr(fn, "__closure__", None) or ():
             try:
                 objects.append(cell.cell_contents)
             except ValueError:  # a cell not filled yet
                 pass
-        return tuple(signature(x) for x in objects if isinstance(x, (Tensor, Module)))
+        code, namespace = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
+        if code is not None and namespace is not None:
+            objects += [namespace.get(name) for name in code.co_names]
+        return tuple(
+            signature(x) if isinstance(x, Module) else (id(x), x.shape, x.dtype.str)
+            for x in objects
+            if isinstance(x, (Tensor, Module, np.ndarray))
+        )
 
     def trace(self, leaves: list, tree: tuple) -> Program:
         self.traces += 1
@@ -125,6 +134,7 @@ class Compiled:
             for x in leaves
         ]
         args, kwargs = unflatten(tree, iter(traced))
+        random_state = numpy_random_state()
         tracing.active, state.tracer = recorder, recorder
         try:
             outputs: list = []
@@ -135,6 +145,12 @@ class Compiled:
                         f"compile: the function returned a {type(x).__name__}; a compiled "
                         f"function returns Tensors (alone, or in tuples, lists or dicts)"
                     )
+            if numpy_random_state() != random_state:
+                raise CompileError(
+                    "compile: the function draws random numbers from np.random while it is "
+                    "traced; they would be fixed into the compiled program (the same numbers "
+                    "on every call). Draw them outside and pass them in as a Tensor."
+                )
             program.outputs = [recorder.value_of(x) for x in outputs]
             state.tracer = None
             if any(program.requires_grad):
@@ -206,6 +222,12 @@ def compare(what: str, got: np.ndarray, want: np.ndarray) -> None:
             f"{error:.3g} (largest |difference|, against values up to {scale:.3g}): the "
             f"compiled program is wrong"
         )
+
+
+def numpy_random_state() -> tuple:
+    """Where numpy's global random stream is (it moves whenever np.random draws)."""
+    legacy = np.random.get_state(legacy=False)
+    return legacy["state"]["pos"], legacy["state"]["key"].tobytes(), legacy["has_gauss"]
 
 
 def captured_unchanged(program: Program) -> bool:
