@@ -470,3 +470,24 @@ def test_drawing_from_np_random_while_tracing_is_refused():
     noisy = mg.compile(lambda x: x * mg.Tensor(np.random.standard_normal(x.shape)))
     with pytest.raises(mg.CompileError, match="draws random numbers"):
         noisy(mg.Tensor(np.ones(3)))
+
+
+def test_saved_values_are_freed_by_backward_like_eager():
+    import tracemalloc
+
+    held = {}
+    x = mg.Tensor(np.random.default_rng(6).standard_normal((500, 200)), requires_grad=True)
+    for name in ("eager", "compiled"):
+        chain = lambda a: (((a.tanh() * a).sigmoid() * a).tanh() * a).sum()  # noqa: E731
+        fn = mg.compile(chain) if name == "compiled" else chain
+        fn(x).backward()  # traced (and the gradient allocated) before measuring
+        tracemalloc.start()
+        out = fn(x)
+        during = tracemalloc.get_traced_memory()[0]
+        out.backward()
+        held[name] = (during, tracemalloc.get_traced_memory()[0])  # `out` is still alive
+        tracemalloc.stop()
+    size = x.data.nbytes
+    assert held["eager"][0] > 2 * size  # forward keeps what backward reads...
+    assert held["compiled"][0] < 1.1 * held["eager"][0]  # ...no more than eager does...
+    assert held["compiled"][1] < size / 10 and held["eager"][1] < size / 10  # ...until backward

@@ -24,7 +24,7 @@ from ..grad_mode import state
 from ..nn.module import Module
 from . import tracing
 from .program import Program
-from .tracing import CompileError, EagerFallback, Recorder
+from .tracing import DATA, CompileError, EagerFallback, Recorder
 
 LEAF = ("*",)
 TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}  # check=True, relative
@@ -36,17 +36,33 @@ class CompiledCall(Function):
     @staticmethod
     def forward(ctx, program, *inputs):
         outputs, saved = program.run_forward([x.data for x in inputs])
-        ctx.program, ctx.env = program, saved
-        if program.has_backward:
-            ctx.save_for_backward(*inputs)  # locks them as eager would; create_graph reads them
+        if program.has_backward:  # the inputs are locked as eager would; create_graph reads them
+            ctx.save_for_backward(*inputs, carrier(saved))
+        ctx.program = program
         return tuple(outputs)
 
     @staticmethod
     def backward(ctx, *grads):
         program = ctx.program
+        *inputs, saved = ctx.saved_tensors
         if state.enabled:  # backward(create_graph=True): replay op by op, recorded by the engine
-            return (None, *program.run_recorded(ctx.saved_tensors, grads))
-        return (None, *program.run_backward(ctx.env, [g.data for g in grads]))
+            return (None, *program.run_recorded(inputs, grads))
+        return (None, *program.run_backward(saved.data.values, [g.data for g in grads]))
+
+
+class SavedValues(np.ndarray):
+    """An empty array carrying a call's saved values: saved with the node, they are freed when
+    the engine releases it after backward, as eager's saved arrays are."""
+
+    values: list
+
+
+def carrier(values: list) -> Tensor:
+    array = np.empty(0).view(SavedValues)
+    array.values = values
+    tensor = from_numpy(np.empty(0))
+    DATA.__set__(tensor, array)
+    return tensor
 
 
 class Compiled:
