@@ -491,3 +491,23 @@ def test_saved_values_are_freed_by_backward_like_eager():
     assert held["eager"][0] > 2 * size  # forward keeps what backward reads...
     assert held["compiled"][0] < 1.1 * held["eager"][0]  # ...no more than eager does...
     assert held["compiled"][1] < size / 10 and held["eager"][1] < size / 10  # ...until backward
+
+
+def test_a_parameter_first_used_inside_no_grad_still_gets_its_gradient():
+    w = mg.Tensor(np.array([2.0, 3.0]), requires_grad=True)
+
+    def f(x):
+        with mg.no_grad():
+            scale = (w * 0).sum()  # w first seen here, where nothing is recorded
+        return (x * w).sum() + scale
+
+    mg.compile(f)(mg.Tensor(np.ones(2))).backward()
+    assert np.array_equal(w.grad, [1.0, 1.0])
+
+
+def test_a_traced_tensor_kept_from_an_earlier_trace_is_refused():
+    kept = []
+    compiled = mg.compile(lambda x: kept.append(x * 1) or kept[0].sum())
+    compiled(mg.Tensor(np.ones(2)))
+    with pytest.raises(mg.CompileError, match="traced by an earlier call"):
+        compiled(mg.Tensor(np.ones(3)))

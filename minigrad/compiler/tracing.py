@@ -204,6 +204,7 @@ class Recorder:
         self.entries: list = []  # (node, fn, args, output values) of each recorded forward op
         self.inside = False  # running an op now (its forward may read the arrays)
         self.in_backward: str | None = None  # whose backward is being traced, once in backward
+        self.grad_enabled = state.enabled  # the call's grad mode (not a no_grad block inside)
 
     def register(self, array: np.ndarray, kind: str) -> int:
         value = self.program.new_value(array, kind)
@@ -232,14 +233,19 @@ class Recorder:
                 self.keep.append(tensor)
                 self.captured_ids[id(tensor)] = value
                 self.program.inputs.append(value)
-                self.program.requires_grad.append(state.enabled and tensor.requires_grad)
+                self.program.requires_grad.append(self.grad_enabled and tensor.requires_grad)
                 self.program.captured.append(tensor)
             return value
         array = DATA.__get__(tensor, Tensor)
         value = self.index.get(id(array))
         if value is not None:
             return value
-        if self.in_backward is None or array.ndim:
+        if self.in_backward is None:
+            raise CompileError(
+                "compile: the function uses a tensor traced by an earlier call (kept from a "
+                "previous trace); pass it in as an argument instead"
+            )
+        if array.ndim:
             raise CompileError(
                 f"compile: {self.in_backward}.backward uses an array of shape {array.shape} "
                 f"that no op made (computed from .data?); it would be fixed into the compiled "
