@@ -269,6 +269,8 @@ def test_warns_once_when_it_keeps_retracing():
         (lambda y: bool(y.sum()), r"bool\(\)"),
         (lambda y: float(y.sum()) > 0, r"float\(\)"),
         (lambda y: np.asarray(y).sum() > 0, "numpy conversion"),
+        (lambda y: y.numpy().sum() > 0, r"\.numpy\(\)"),
+        (lambda y: int(y[0]) > 0, r"int\(\)"),
         (lambda y: (y > 0).any(), "comparison >"),
         (lambda y: y.data.sum() > 0, r"\.data\.sum"),
         (lambda y: mg.Tensor(y).sum().item() > 0, "numpy conversion"),
@@ -372,6 +374,19 @@ def test_retain_grad_inside_falls_back_to_eager():
     compiled(x).backward()
     assert np.array_equal(kept[-1].grad, np.ones(2)) and np.array_equal(x.grad, [3.0, 3.0])
     assert "retain_grad" in str(compiled.program(x))
+
+
+def test_a_hook_added_inside_falls_back_to_eager():
+    seen = []
+
+    def f(x):
+        y = x * 3
+        y.grad_fn.add_hook(lambda node, grads: seen.append(grads[0].data.copy()))
+        return y.sum()
+
+    compiled = mg.compile(f)
+    compiled(mg.Tensor(np.ones(2), requires_grad=True)).backward()
+    assert len(seen) == 1 and np.array_equal(seen[0], [1.0, 1.0])
 
 
 def test_debug_tools_run_the_call_eagerly():
