@@ -526,3 +526,39 @@ def test_a_traced_tensor_kept_from_an_earlier_trace_is_refused():
     compiled(mg.Tensor(np.ones(2)))
     with pytest.raises(mg.CompileError, match="traced by an earlier call"):
         compiled(mg.Tensor(np.ones(3)))
+
+
+# --- Passes ----------------------------------------------------------------------------------
+
+
+def run_program(program, arrays, seeds):
+    """Outputs and input gradients of a program on the call's arrays and output gradients."""
+    outputs, saved = program.run_forward([*arrays, *(t.data for t in program.captured)])
+    return outputs, program.run_backward(saved, seeds)
+
+
+def test_dead_code_elimination_alone_keeps_the_results(monkeypatch):
+    from minigrad.compiler import passes
+
+    def f(x, c):
+        x.exp()  # computed, never used
+        return mg.maximum(x, c).sum() + (x * c).sum()  # c needs no gradient: its half is dead
+
+    rng = np.random.default_rng(7)
+    x = mg.Tensor(rng.standard_normal(4), requires_grad=True)
+    c = mg.Tensor(rng.standard_normal(4))
+    monkeypatch.setattr(passes, "PASSES", [])
+    before = mg.compile(f).program(x, c)
+    monkeypatch.undo()
+    after = mg.compile(f).program(x, c)
+    assert mg.ops.Exp in {st.fn for st in before.forward}
+    assert mg.ops.Exp not in {st.fn for st in after.forward}
+    assert len(after.backward) < len(before.backward)
+    for _ in range(3):  # new values: both programs give the same outputs and gradients
+        arrays = [rng.standard_normal(4), rng.standard_normal(4)]
+        seeds = [np.asarray(rng.standard_normal())]
+        out_a, grads_a = run_program(after, arrays, seeds)
+        out_b, grads_b = run_program(before, arrays, seeds)
+        np.testing.assert_array_equal(out_a[0], out_b[0])
+        np.testing.assert_array_equal(grads_a[0], grads_b[0])
+        assert grads_a[1] is None and grads_b[1] is None

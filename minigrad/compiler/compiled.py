@@ -22,7 +22,7 @@ from ..autograd import grad
 from ..engine import Function, Tensor, from_numpy
 from ..grad_mode import state
 from ..nn.module import Module
-from . import tracing
+from . import passes, tracing
 from .program import Program
 from .tracing import DATA, CompileError, EagerFallback, Recorder
 
@@ -171,6 +171,8 @@ class Compiled:
             state.tracer = None
             if any(program.requires_grad):
                 recorder.trace_backward()
+            for rewrite in passes.PASSES:
+                rewrite(program)
             program.finish()
         except EagerFallback as reason:
             program = Program()
