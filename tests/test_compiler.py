@@ -376,6 +376,18 @@ def test_retain_grad_inside_falls_back_to_eager():
     assert "retain_grad" in str(compiled.program(x))
 
 
+def test_backward_inside_falls_back_to_eager():
+    def f(x):
+        loss = (x * x).sum()
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(f)
+    x = mg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    compiled(x)
+    assert np.array_equal(x.grad, [2.0, 4.0])  # accumulated once, by the eager run
+
+
 def test_a_hook_added_inside_falls_back_to_eager():
     seen = []
 

@@ -156,6 +156,9 @@ class TracedTensor(Tensor):
     def detach(self) -> Tensor:
         return Detach.apply(self)
 
+    def backward(self, *args: Any, **kwargs: Any) -> None:
+        raise EagerFallback("backward() is called inside the function")
+
     def retain_grad(self) -> None:
         raise EagerFallback("retain_grad() is called inside the function")
 
