@@ -31,6 +31,20 @@ class Cube(mg.Function):
         return g * 3 * a * a
 
 
+class TwoOutputs(mg.Function):
+    """A user Function with two outputs (sin and cos), neither with a lowering."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a.data), np.cos(a.data)
+
+    @staticmethod
+    def backward(ctx, g_sin, g_cos):
+        (a,) = ctx.saved_tensors
+        return g_sin * TwoOutputs.apply(a)[1] - g_cos * TwoOutputs.apply(a)[0]
+
+
 def tensors_like(shapes, rng, dtype=np.float64):
     return [mg.Tensor(rng.uniform(-2, 2, s), requires_grad=True, dtype=dtype) for s in shapes]
 
@@ -63,7 +77,7 @@ def assert_same(got, want, tol):
 
 OPS = (
     "tanh sigmoid relu neg cube square add sub mul div maximum sum max split index fancy "
-    "transpose reshape concat stack exp"
+    "transpose reshape concat stack exp where sincos"
 ).split()
 
 
@@ -98,6 +112,10 @@ def composition(ops):
                 new = [a[..., ::2] if i % 2 else a[0]]
             elif name == "fancy" and a.ndim:
                 new = [a[np.array([0, a.shape[0] - 1, 0])]]  # a repeated row: scatter-add
+            elif name == "where":
+                new = [mg.where(np.arange(a.size).reshape(a.shape) % 2 == 0, a, b)]
+            elif name == "sincos":
+                new = list(TwoOutputs.apply(a))  # later ops may use only one of the two
             elif name == "transpose":
                 new = [a.T]
             elif name == "reshape":
