@@ -582,6 +582,9 @@ def test_dead_code_elimination_alone_keeps_the_results(monkeypatch):
     monkeypatch.undo()
     after = mg.compile(f).program(x, c)
     assert mg.ops.Exp in {st.fn for st in before.forward}
+    assert str(after) == after.listing("eliminate_dead_code") != after.listing("traced")
+    assert after.listing("traced") == str(before)  # the same names in every stage
+    assert "= Exp(x0)" in str(before) and "Exp" not in str(after)
     assert mg.ops.Exp not in {st.fn for st in after.forward}
     assert len(after.backward) < len(before.backward)
     for _ in range(3):  # new values: both programs give the same outputs and gradients

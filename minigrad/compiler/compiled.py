@@ -171,8 +171,10 @@ class Compiled:
             state.tracer = None
             if any(program.requires_grad):
                 recorder.trace_backward()
+            program.snapshot("traced")
             for rewrite in passes.PASSES:
                 rewrite(program)
+                program.snapshot(rewrite.__name__)
             program.finish()
         except EagerFallback as reason:
             program = Program()

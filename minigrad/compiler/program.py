@@ -110,6 +110,7 @@ class Program:
         self.frees: list[list[int]] = []  # per forward statement: values read for the last time
         self.has_backward = False
         self.n_forward = 0  # values numbered below this are forward's; the rest backward's
+        self.stages: dict[str, tuple] = {}  # "traced", then each pass: (forward, backward) after
         self._numbers: dict[int, int] | None = None  # see `numbers`
         self.fallback: str | None = None  # why this signature runs eagerly instead, if it does
 
@@ -122,9 +123,7 @@ class Program:
 
     def finish(self) -> None:
         """Work out what backward reads from forward, and when forward may drop each value."""
-        read = {x for st in self.backward for is_value, x in st.args if is_value}
-        read.update(v for v in self.grads if v is not None)
-        self.saved = sorted(v for v in read if v < self.n_forward)
+        self.saved = self.forward_reads(self.backward)
         keep = set(self.saved) | set(self.outputs) | set(self.inputs)
         last_use: dict[int, int] = {}
         for k, st in enumerate(self.forward):
@@ -135,6 +134,16 @@ class Program:
         for value, k in last_use.items():
             if value not in keep:
                 self.frees[k].append(value)
+
+    def forward_reads(self, backward: list[Statement]) -> list[int]:
+        """The forward values that these backward statements (or the gradients) read."""
+        read = {x for st in backward for is_value, x in st.args if is_value}
+        read.update(v for v in self.grads if v is not None)
+        return sorted(v for v in read if v < self.n_forward)
+
+    def snapshot(self, name: str) -> None:
+        """Remember the statements as they are now, as stage `name` (after the pass `name`)."""
+        self.stages[name] = (list(self.forward), list(self.backward))
 
     # --- replaying ----------------------------------------------------------------------------
 
@@ -198,10 +207,11 @@ class Program:
 
     def numbers(self) -> dict[int, int]:
         """Display numbers: 0, 1, 2... in the order values first appear in the listing."""
-        if self._numbers is None:
-            order = [*self.inputs, *(v for st in self.forward for v in st.outputs)]
+        if self._numbers is None:  # from the statements as traced, so stages share names
+            forward, backward = next(iter(self.stages.values()), (self.forward, self.backward))
+            order = [*self.inputs, *(v for st in forward for v in st.outputs)]
             order += [*self.seeds, *self.constants]
-            order += [v for st in self.backward for v in st.outputs]
+            order += [v for st in backward for v in st.outputs]
             self._numbers = {value: k for k, value in enumerate(dict.fromkeys(order))}
         return self._numbers
 
@@ -222,22 +232,32 @@ class Program:
         targets = ", ".join(self.name(v) for v in st.outputs)
         return f"{targets} = {st.fn.__name__}({', '.join(parts)})"
 
-    def listing(self) -> str:
-        """The forward and backward programs, one statement per line (see `Compiled.program`)."""
+    def listing(self, stage: str | None = None) -> str:
+        """The forward and backward programs, one statement per line (see `Compiled.program`).
+
+        `stage` is `"traced"` (as recorded) or the name of a pass (as that pass left it);
+        None: after all passes.
+        """
         if self.fallback is not None:
             return f"# runs eagerly: {self.fallback}"
+        if stage is None:
+            forward, backward = self.forward, self.backward
+        elif stage in self.stages:
+            forward, backward = self.stages[stage]
+        else:
+            raise ValueError(f"listing: no stage {stage!r}; the stages are {list(self.stages)}")
         header = ", ".join(self.typed(v) for v in self.inputs if self.name(v)[0] in "xpc")
         lines = [f"def forward({header}):"]
-        lines += [f"    {self.statement_text(st)}" for st in self.forward]
+        lines += [f"    {self.statement_text(st)}" for st in forward]
         lines.append(f"    return {', '.join(self.name(v) for v in self.outputs)}")
         if self.has_backward:
             seeds = ", ".join(self.typed(v) for v in self.seeds)
-            saved = ", ".join(self.name(v) for v in self.saved)
+            saved = ", ".join(self.name(v) for v in self.forward_reads(backward))
             lines += ["", f"def backward({seeds}):  # reads from forward: {saved or 'nothing'}"]
             constants = [v for v in self.constants if self.name(v)[0] == "c"]
             for v in constants:
                 lines.append(f"    {self.typed(v)} = constant")
-            lines += [f"    {self.statement_text(st)}" for st in self.backward]
+            lines += [f"    {self.statement_text(st)}" for st in backward]
             grads = [
                 f"d{self.name(x)}={'None' if g is None else self.name(g)}"
                 for x, g, need in zip(self.inputs, self.grads, self.requires_grad)
@@ -246,7 +266,8 @@ class Program:
             lines.append(f"    return {', '.join(grads)}")
         return "\n".join(lines)
 
-    __str__ = listing
+    def __str__(self) -> str:
+        return self.listing()
 
     def __repr__(self) -> str:
         return f"<compiled program: {len(self.forward)} forward, {len(self.backward)} backward>"
