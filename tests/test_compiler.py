@@ -595,3 +595,10 @@ def test_dead_code_elimination_alone_keeps_the_results(monkeypatch):
         np.testing.assert_array_equal(out_a[0], out_b[0])
         np.testing.assert_array_equal(grads_a[0], grads_b[0])
         assert grads_a[1] is None and grads_b[1] is None
+
+
+def test_listing_writes_literals_and_names_a_zero_d_parameter():
+    scale = mg.Tensor(np.array(2.0), requires_grad=True)
+    compiled = mg.compile(lambda x: (1 - x) * scale)
+    text = str(compiled.program(mg.Tensor(np.ones(3), requires_grad=True)))
+    assert "= Sub(1.0, x0)" in text and "Mul(t2, p1)" in text

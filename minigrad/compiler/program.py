@@ -193,17 +193,24 @@ class Program:
     # --- printing -----------------------------------------------------------------------------
 
     def name(self, value: int) -> str:
-        kind = self.kinds[value]
-        if kind == CONSTANT or (kind == CAPTURED and not self.meta[value][0]):
-            array = self.constants.get(value)
-            if array is None:
-                array = self.captured[self.inputs.index(value) - self.n_args].data
-            if array.ndim == 0:
-                return repr(array.item())  # a literal: 1.0, 0.5
-        if kind == CAPTURED:  # a parameter (it gets a gradient), or a constant
-            kind = CAPTURED if self.requires_grad[self.inputs.index(value)] else CONSTANT
+        """How the listing calls a value: x0 (input), p1 (parameter), c2 (constant), t3, g4;
+        a 0-d constant is written as its number."""
+        kind, array = self.kind_and_constant(value)
+        if array is not None and array.ndim == 0:
+            return repr(array.item())  # a literal: 1.0, 0.5
         prefix = {INPUT: "x", CAPTURED: "p", VALUE: "t", SEED: "g", CONSTANT: "c"}[kind]
         return f"{prefix}{self.numbers().get(value, value)}"
+
+    def kind_and_constant(self, value: int) -> tuple[str, np.ndarray | None]:
+        """A value's kind for the listing (a captured tensor needing no gradient is a
+        constant), and its array if it is a constant."""
+        kind = self.kinds[value]
+        if kind == CAPTURED:
+            position = self.inputs.index(value)
+            if self.requires_grad[position]:
+                return CAPTURED, None
+            return CONSTANT, self.captured[position - self.n_args].data
+        return kind, self.constants.get(value)
 
     def numbers(self) -> dict[int, int]:
         """Display numbers: 0, 1, 2... in the order values first appear in the listing."""
@@ -212,8 +219,13 @@ class Program:
             order = [*self.inputs, *(v for st in forward for v in st.outputs)]
             order += [*self.seeds, *self.constants]
             order += [v for st in backward for v in st.outputs]
-            self._numbers = {value: k for k, value in enumerate(dict.fromkeys(order))}
+            named = [v for v in dict.fromkeys(order) if self.name_is_numbered(v)]
+            self._numbers = {value: k for k, value in enumerate(named)}
         return self._numbers
+
+    def name_is_numbered(self, value: int) -> bool:
+        array = self.kind_and_constant(value)[1]
+        return array is None or array.ndim > 0
 
     def typed(self, value: int) -> str:
         shape, dtype = self.meta[value]
