@@ -2,6 +2,7 @@
 
 from . import debug, nn, optim, viz
 from .autograd import grad
+from .compiler import CompileError, compile
 from .engine import Function, Node, Tensor, from_numpy
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -43,6 +44,7 @@ float64 = "float64"
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompileError",
     "Function",
     "GradcheckError",
     "Node",
@@ -52,6 +54,7 @@ __all__ = [
     "broadcast_to",
     "clamp",
     "clip",
+    "compile",
     "concatenate",
     "debug",
     "div",
