@@ -8,6 +8,7 @@ returned) and calls in here only to raise. The anomaly checks run only under
 from __future__ import annotations
 
 import traceback
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,34 @@ def implicit_seed(name: str, shape: tuple) -> RuntimeError:
     return RuntimeError(
         f"{name}: grad can be implicitly created only for one-element outputs; this tensor "
         f"has shape {shape}, so pass a gradient of that shape"
+    )
+
+
+def not_real_numbers(data: Any, dtype: np.dtype) -> TypeError:
+    """Tensor(...) of something that is not real numbers (None, strings, complex, objects)."""
+    text = repr(data)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    kinds = {"c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects"}
+    return TypeError(
+        f"Tensor: expected real numbers (a number, a nested list of them or a numeric array), "
+        f"got {kinds.get(dtype.kind, f'dtype {dtype}')}: {text}"
+    )
+
+
+def numpy_call(name: str) -> TypeError:
+    """A numpy function or ufunc that minigrad does not run on Tensors."""
+    return TypeError(
+        f"numpy.{name} does not take a minigrad Tensor: use the minigrad op of that name where "
+        f"there is one (minigrad.{name}(t) or t.{name}(), which record the gradient), or call "
+        f"numpy on t.numpy() for a plain array without gradient"
+    )
+
+
+def not_a_leaf(what: str) -> RuntimeError:
+    """deepcopy / pickle of a tensor an op made: its graph cannot be copied."""
+    return RuntimeError(
+        f"{what}: only Tensors created explicitly by the user (graph leaves) support the "
+        f"{what} protocol; this one was made by an op. Copy t.detach() for its value"
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import checks, saved
-from .grad_mode import state
+from .grad_mode import threads
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -34,7 +34,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_edge", "__weakref__")
-    __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
+    __hash__ = object.__hash__  # by identity, as PyTorch: `==` is elementwise, keys stay usable
 
     data: np.ndarray
     grad: np.ndarray | None
@@ -58,6 +58,9 @@ class Tensor:
     __le__: Callable[[Tensor, Any], np.ndarray]
     __gt__: Callable[[Tensor, Any], np.ndarray]
     __ge__: Callable[[Tensor, Any], np.ndarray]
+    __eq__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
+    __ne__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
+    __iter__: Callable[[Tensor], Any]
     exp: Callable[..., Tensor]
     log: Callable[..., Tensor]
     tanh: Callable[..., Tensor]
@@ -95,6 +98,63 @@ class Tensor:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        """The truth value of a one-element tensor; more (or no) elements are ambiguous."""
+        if self.data.size != 1:
+            amount = "no values" if self.data.size == 0 else "more than one value"
+            raise RuntimeError(
+                f"Boolean value of Tensor with {amount} is ambiguous (shape {self.shape}); use "
+                f"(t == x).all() / .any() on the comparison's array"
+            )
+        return bool(self.data.item())
+
+    # --- numpy interop: np.asarray(t), np.exp(t), np.sum(t), ndarray * t ---------------------
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The float array (shared unless numpy asks for a copy), as `.numpy()`.
+
+        Unlike PyTorch this works for a tensor that requires grad too (as `.numpy()` does): the
+        array is the value, and no gradient flows through what numpy computes from it.
+        """
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        if copy:
+            return np.array(array, copy=True)
+        if copy is False and array is not self.data:
+            raise ValueError(
+                f"Tensor: cannot give a {dtype} array of {self.dtype} data without a copy"
+            )
+        return array
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy ufuncs with a Tensor operand run the minigrad op (recorded), or raise."""
+        op = NUMPY_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is None:
+            raise checks.numpy_call(
+                f"{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            )
+        return op(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """numpy functions (np.sum(t), np.concatenate) run the minigrad op, or raise."""
+        op = NUMPY_FUNCTIONS.get(func)
+        if op is None:
+            raise checks.numpy_call(func.__name__)
+        return op(*args, **kwargs)
+
+    # --- copies: only leaves (the graph cannot be copied), each with its own memory -----------
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        if self._edge is not None:
+            raise checks.not_a_leaf("deepcopy")
+        copy = _rebuild(type(self), self.data, self.requires_grad, self.grad)
+        memo[id(self)] = copy
+        return copy
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        if self._edge is not None:
+            raise checks.not_a_leaf("pickle")
+        return _rebuild, (type(self), self.data, self.requires_grad, self.grad)
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
@@ -137,17 +197,48 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
 
+NUMPY_UFUNCS: dict = {}  # numpy ufunc -> the minigrad op it runs on Tensors (filled by ops)
+NUMPY_FUNCTIONS: dict = {}  # numpy function -> the minigrad op (filled by ops)
+
+
 def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """A fresh float array: float32/float64 keep their dtype, everything else becomes float64."""
-    if dtype is not None:
+    """A fresh float array: float32/float64 keep their dtype, ints and bools become float64.
+
+    Anything that is not real numbers (None, strings, complex, objects, Tensors inside a list)
+    is a TypeError rather than a NaN or a silently dropped imaginary part.
+    """
+    if isinstance(data, (list, tuple)) and _holds_tensor(data):
+        raise TypeError(
+            "Tensor: got a list holding Tensors; use minigrad.stack(tensors) (or "
+            "concatenate) to join them, which also keeps their gradients"
+        )
+    array = np.array(data)
+    if array.dtype.kind not in "fiub":
+        raise checks.not_real_numbers(data, array.dtype)
+    if dtype is None:
+        dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.dtype(np.float64)
+    else:
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"Tensor: dtype must be float32 or float64, got {dtype}")
-        return np.array(data, dtype=dtype)
-    array = np.array(data)
-    if array.dtype not in FLOAT_DTYPES:
-        array = array.astype(np.float64)
-    return array
+    return array.astype(dtype, copy=False)
+
+
+def _holds_tensor(items: list | tuple) -> bool:
+    """Whether a (nested) list or tuple has a Tensor anywhere in it."""
+    return any(
+        isinstance(x, Tensor) or (isinstance(x, (list, tuple)) and _holds_tensor(x)) for x in items
+    )
+
+
+def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, grad: np.ndarray | None) -> Any:
+    """A leaf of type `cls` with copies of `data` and `grad` (what deepcopy and pickle make)."""
+    tensor = cls.__new__(cls)
+    tensor.data = np.array(data, copy=True)
+    tensor.grad = None if grad is None else np.array(grad, copy=True)
+    tensor.requires_grad = requires_grad
+    tensor._edge = None
+    return tensor
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -326,6 +417,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any) -> Any:
         """Run forward and, if any input requires grad, record the call for backward."""
+        state = threads.state  # this thread's switches (grad_mode.py), looked up once
         if state.tracer is not None:  # a function is being traced for compiling (grad_mode.py)
             return state.tracer(cls, inputs)
         if state.enabled:
@@ -372,7 +464,7 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         node._saved, node._saved_data, node._guard = saved.seal(
             node._saved, inputs, node.edges, results, arrays
         )
-    if state.anomaly:
+    if threads.state.anomaly:
         _check_forward(node, inputs, arrays)
     return outputs
 
@@ -424,6 +516,7 @@ def run_backward(
             roots.append(node)
     waiting = _count_uses(roots)  # node -> how many of its uses have not sent their gradient yet
     ready = [node for node in dict.fromkeys(roots) if node not in waiting]
+    state = threads.state
     observers = state.observers
     previous_mode, state.enabled = state.enabled, create_graph
     try:
@@ -523,7 +616,7 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
         input_grads = (input_grads,)
     if len(input_grads) != len(node.edges):
         raise checks.gradient_count(node.fn.__name__, len(input_grads), len(node.edges))
-    if state.anomaly:
+    if threads.state.anomaly:
         checks.check_backward(node.fn.__name__, input_grads, node.created_at)
     return input_grads
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import Function, Tensor
+import numpy as np
+
+from ..engine import NUMPY_FUNCTIONS, NUMPY_UFUNCS, Function, Tensor
 from .elementwise import (
     Add,
     Div,
@@ -77,11 +79,15 @@ def install_tensor_methods() -> None:
     T.__matmul__, T.__rmatmul__ = _binary(MatMul)
     T.__neg__ = lambda self: Neg.apply(self)
     T.__getitem__ = getitem
-    # Comparisons give boolean arrays (no gradient), handy as `where` conditions.
+    T.__iter__ = _iterate
+    # Comparisons, `==` and `!=` too, are elementwise and give boolean numpy arrays (no
+    # gradient), handy as `where` conditions; Tensors still hash by identity (engine.py).
     T.__lt__ = lambda self, other: self.data < _array(other)
     T.__le__ = lambda self, other: self.data <= _array(other)
     T.__gt__ = lambda self, other: self.data > _array(other)
     T.__ge__ = lambda self, other: self.data >= _array(other)
+    T.__eq__ = lambda self, other: self.data == _array(other)  # type: ignore[assignment]
+    T.__ne__ = lambda self, other: self.data != _array(other)  # type: ignore[assignment]
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
     T.sum, T.max, T.mean = sum, max, mean
     T.reshape, T.transpose, T.broadcast_to = reshape, transpose, broadcast_to
@@ -102,6 +108,58 @@ def _binary(fn: type[Function]) -> tuple:
 
 def _array(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
+
+
+def _iterate(self: Tensor) -> Any:
+    """Iterate over the first axis (as torch.unbind), each piece keeping its gradient."""
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return iter(unstack(self, 0))
+
+
+def _compare(ufunc: Any) -> Any:
+    return lambda a, b: ufunc(_array(a), _array(b))
+
+
+# numpy ufuncs and functions given a Tensor run these (so `ndarray * Tensor`, np.exp(t) and
+# np.sum(t) are recorded ops); any other numpy call on a Tensor raises a TypeError.
+NUMPY_UFUNCS.update(
+    {
+        np.add: add,
+        np.subtract: sub,
+        np.multiply: mul,
+        np.true_divide: div,
+        np.power: pow,
+        np.matmul: matmul,
+        np.maximum: maximum,
+        np.negative: lambda a: -lift(a),
+        np.exp: exp,
+        np.log: log,
+        np.tanh: tanh,
+        **{
+            u: _compare(u)
+            for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
+        },
+    }
+)
+NUMPY_FUNCTIONS.update(
+    {
+        np.sum: sum,
+        np.mean: mean,
+        np.max: max,
+        np.amax: max,
+        np.reshape: reshape,
+        np.transpose: transpose,
+        np.broadcast_to: broadcast_to,
+        np.concatenate: concatenate,
+        np.stack: stack,
+        np.split: split,
+        np.where: where,
+        np.shape: lambda a: np.shape(_array(a)),
+        np.ndim: lambda a: _array(a).ndim,
+        np.size: lambda a, axis=None: np.size(_array(a), axis),
+    }
+)
 
 
 install_tensor_methods()

@@ -92,15 +92,43 @@ class IndexAdd(Function):
 
 
 def _normalize_index(index: Any) -> Any:
-    """Tensors inside an index are replaced by their arrays; lists become arrays (as numpy)."""
+    """Lists inside an index become arrays (as numpy); float indices are refused."""
     if isinstance(index, tuple):
         return tuple(_normalize_index(part) for part in index)
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.dtype != bool else index.data
+        return _tensor_index(index)
     if isinstance(index, list):
         array = np.asarray(index)
-        return array.astype(np.intp) if array.dtype.kind == "f" else array
+        if array.size == 0:  # numpy reads [] as no positions
+            return array.astype(np.intp)
+        if array.dtype.kind not in "iub":
+            raise IndexError(
+                f"index: indices must be integers or booleans, got {array.dtype} values {index}"
+            )
+        return array
     return index
+
+
+def _tensor_index(index: Tensor) -> np.ndarray:
+    """A Tensor used as an index: integer positions, if its (float) values are whole numbers.
+
+    minigrad Tensors hold floats, so a boolean mask wrapped in one reads as 1.0 / 0.0: such a
+    tensor (only zeros and ones) is refused as ambiguous, like any with fractional values.
+    """
+    values = index.data
+    integral = values.astype(np.intp)
+    if not np.array_equal(integral, values):
+        raise IndexError(
+            f"index: a Tensor of indices must hold whole numbers, got {values.ravel()[:6]} "
+            f"(shape {index.shape})"
+        )
+    if values.size and np.all((integral == 0) | (integral == 1)):
+        raise IndexError(
+            f"index: a Tensor of only 0s and 1s (shape {index.shape}) is ambiguous as an index, "
+            f"a mask or positions; index with a numpy array instead: x[t.numpy() > 0] for a "
+            f"mask, x[t.numpy().astype(int)] for positions"
+        )
+    return integral
 
 
 class Concatenate(Function):
