@@ -44,6 +44,17 @@ def gradient_shape(name: str, shape: tuple, expected: tuple) -> RuntimeError:
     )
 
 
+def gradient_type(name: str, grad: Any) -> TypeError:
+    """A backward returned something that is not a gradient (a Tensor or a real ndarray)."""
+    kind = type(grad).__name__
+    if isinstance(grad, (np.ndarray, np.generic)):
+        kind += f" of dtype {grad.dtype}"
+    return TypeError(
+        f"{name}.backward returned a {kind} as a gradient; expected a Tensor or an ndarray of "
+        f"real numbers (or None) for each input of forward"
+    )
+
+
 def seed_shape(shape: tuple, expected: tuple) -> RuntimeError:
     """The gradient passed to backward does not match the output."""
     return RuntimeError(f"backward: gradient has shape {shape} but the output has shape {expected}")

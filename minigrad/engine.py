@@ -391,7 +391,13 @@ def _as_output_array(fn: type[Function], result: Any) -> np.ndarray:
 class _Unrecorded:
     """The `ctx` given to forward when nothing is recorded: saving is a no-op."""
 
-    needs_input_grad = ()
+    def __init__(self, n_inputs: int) -> None:
+        self.n_inputs = n_inputs
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """No input needs a gradient: nothing is recorded (as PyTorch, all False)."""
+        return (False,) * self.n_inputs
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         pass
@@ -446,7 +452,7 @@ class Function:
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
                 return output
-        result = cls.forward(_Unrecorded(), *inputs)
+        result = cls.forward(_Unrecorded(len(inputs)), *inputs)
         if type(result) is np.ndarray:
             return _tensor(result, None)
         if type(result) is tuple:
@@ -624,6 +630,8 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
 def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> Tensor:
     """A gradient must have its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
+        if not isinstance(grad, (np.ndarray, np.generic)) or grad.dtype.kind not in "fiub":
+            raise checks.gradient_type(node.fn.__name__, grad)
         grad = _tensor(np.asarray(grad), None)
     if type(target) is not Node:  # a leaf
         shape, dtype = target.data.shape, target.data.dtype  # type: ignore[union-attr]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import pickle
 import threading
 
 import numpy as np
 import pytest
+from oracles import require
 
 import minigrad as mg
 from minigrad import debug
@@ -336,3 +340,193 @@ def test_iterating_a_0d_tensor_is_a_type_error_and_rows_otherwise() -> None:
     assert len(rows) == 2 and rows[1].shape == (2,)
     (rows[0] * 2.0 + rows[1]).sum().backward()
     np.testing.assert_array_equal(x.grad, [[2.0, 2.0], [1.0, 1.0]])
+
+
+# --- deepcopy and pickle --------------------------------------------------------------------------
+
+
+def test_deepcopy_and_pickle_of_a_non_leaf_raise_clearly(recwarn) -> None:
+    x = mg.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(y)
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        pickle.dumps(y)
+    gc.collect()
+    assert not [w for w in recwarn if "Exception ignored" in str(w.message)]
+    y.sum().backward()  # the graph is intact
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+
+
+def test_deepcopy_and_pickle_of_leaves_share_no_memory() -> None:
+    x = mg.Tensor([1.0, 2.0], requires_grad=True, dtype=np.float32)
+    x.grad = np.array([0.5, 0.5], np.float32)
+    y = x * x  # a live graph: x's array is read-only until backward
+    for clone in (copy.deepcopy(x), pickle.loads(pickle.dumps(x))):
+        assert type(clone) is mg.Tensor and clone.is_leaf and clone.requires_grad
+        assert clone.dtype == np.float32
+        assert not np.shares_memory(clone.data, x.data)
+        assert not np.shares_memory(clone.grad, x.grad)
+        np.testing.assert_array_equal(clone.data, [1.0, 2.0])
+        clone.data[0] = 7.0  # writable, and the original is untouched
+        assert x.data[0] == 1.0
+    y.sum().backward()
+
+
+def test_deepcopy_and_pickle_of_modules_keep_parameters_apart() -> None:
+    model = mg.nn.Linear(3, 2, rng=0)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert type(clone.weight) is mg.nn.Parameter
+        assert not np.shares_memory(clone.weight.data, model.weight.data)
+        np.testing.assert_array_equal(clone.weight.data, model.weight.data)
+        with no_grad():
+            clone.weight.data[...] = 0.0
+        assert np.any(model.weight.data != 0.0)
+        names = [name for name, _ in clone.named_parameters()]
+        assert names == [name for name, _ in model.named_parameters()]
+
+
+# --- broadcast and argument errors name the op ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "maximum"])
+def test_broadcast_failures_name_the_op_and_both_shapes(name) -> None:
+    a, b = mg.Tensor(np.ones((2, 3))), mg.Tensor(np.ones((4,)))
+    with pytest.raises(ValueError, match=rf"^{name}: .*\(2, 3\) and \(4,\)"):
+        getattr(mg, name)(a, b)
+
+
+def test_where_broadcast_failure_names_the_shapes() -> None:
+    with pytest.raises(ValueError, match=r"^where: .*\(3,\).*\(2,\).*\(4,\)"):
+        mg.where(np.array([True, False, True]), mg.Tensor(np.ones(2)), mg.Tensor(np.ones(4)))
+
+
+def test_split_argument_errors_and_empty_axes() -> None:
+    t = mg.Tensor(np.arange(4.0))
+    with pytest.raises(TypeError, match="^split: "):
+        mg.split(t, 2.0)
+    with pytest.raises(TypeError, match="^split: "):
+        mg.split(t, [1.5])
+    empty = mg.Tensor(np.zeros((0, 3)), requires_grad=True)
+    pieces = mg.split(empty, 2, axis=0)
+    assert [p.shape for p in pieces] == [a.shape for a in np.split(np.zeros((0, 3)), 2)]
+    mg.concatenate(pieces).sum().backward()
+    assert empty.grad.shape == (0, 3)
+
+
+def test_concatenate_with_axis_none_flattens_as_numpy() -> None:
+    a = mg.Tensor(np.arange(4.0).reshape(2, 2), requires_grad=True)
+    b = mg.Tensor([5.0, 6.0])
+    out = mg.concatenate([a, b], axis=None)
+    np.testing.assert_array_equal(out.data, np.concatenate([a.data, b.data], axis=None))
+    (out * np.arange(6.0)).sum().backward()
+    np.testing.assert_array_equal(a.grad, [[0.0, 1.0], [2.0, 3.0]])
+
+
+def test_a_backward_returning_a_non_array_is_named() -> None:
+    class Bad(mg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.data * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return "oops"
+
+    x = mg.Tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"^Bad\.backward returned a str"):
+        Bad.apply(x).sum().backward()
+
+
+def test_needs_input_grad_is_all_false_when_nothing_is_recorded() -> None:
+    seen = []
+
+    class Probe(mg.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            seen.append(tuple(ctx.needs_input_grad))
+            return a.data + b.data
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    x = mg.Tensor([1.0], requires_grad=True)
+    Probe.apply(x, mg.Tensor([2.0]))
+    with no_grad():
+        Probe.apply(x, mg.Tensor([2.0]))
+    Probe.apply(mg.Tensor([1.0]), mg.Tensor([2.0]))
+    assert seen == [(True, False), (False, False), (False, False)]
+
+
+# --- gradients at the edges, as PyTorch -----------------------------------------------------------
+
+
+def torch_grads(fn, *values):
+    torch = require("torch")
+    leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+    fn(*leaves).sum().backward()
+    return [leaf.grad.numpy() for leaf in leaves]
+
+
+def minigrad_grads(fn, *values):
+    leaves = [mg.Tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for v in values]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fn(*leaves).sum().backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def test_pow_gradients_at_zero_match_pytorch() -> None:
+    base = [0.0, 0.0, 2.0, 0.0, 0.0, -1.5]
+    exponent = [0.0, 2.0, 0.0, -1.0, 0.5, 3.0]
+    expected = torch_grads(lambda a, b: a**b, base, exponent)
+    got = minigrad_grads(lambda a, b: a**b, base, exponent)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e)
+    np.testing.assert_array_equal(got[0][:2], [0.0, 0.0])  # d/dx x**0 at 0, d/dx x**2 at 0
+    np.testing.assert_array_equal(got[1][:2], [0.0, 0.0])  # d/db 0**b for b >= 0
+
+
+def test_pow_gradient_edges_stay_right_at_second_order() -> None:
+    x = mg.Tensor([0.0, 0.0, 3.0], requires_grad=True)
+    b = mg.Tensor([0.0, 2.0, 2.0])
+    (g,) = mg.grad((x**b).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.data, [0.0, 0.0, 6.0])
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad, [0.0, 2.0, 2.0])  # d2/dx2 of x**2 is 2; of x**0 is 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1.0, np.nan, 2.0], [1.0, np.nan, np.nan], [3.0, 1.0, 3.0], [2.0, 2.0, 2.0]],
+    ids=["nan", "two-nans", "tie", "all-equal"],
+)
+def test_max_sends_the_gradient_where_pytorch_does(values) -> None:
+    (expected,) = torch_grads(lambda a: a.max(), values)
+    (got,) = minigrad_grads(lambda a: a.max(), values)
+    np.testing.assert_allclose(got, expected)
+
+
+def test_max_over_an_axis_sends_nan_rows_to_the_nan_and_shares_ties_as_amax() -> None:
+    torch = require("torch")
+    nan_rows = [[1.0, np.nan, 2.0], [np.nan, 0.0, -1.0]]
+    (expected,) = torch_grads(lambda a: torch.max(a, dim=1).values, nan_rows)
+    (got,) = minigrad_grads(lambda a: a.max(axis=1), nan_rows)
+    np.testing.assert_allclose(got, expected)
+    tie_rows = [[3.0, 1.0, 3.0], [0.0, 2.0, 1.0]]
+    (expected,) = torch_grads(lambda a: a.amax(dim=1), tie_rows)
+    (got,) = minigrad_grads(lambda a: a.max(axis=1), tie_rows)
+    np.testing.assert_allclose(got, expected)
+
+
+def test_maximum_and_relu_ties_and_nan_match_pytorch() -> None:
+    torch = require("torch")
+    a = [1.0, np.nan, 2.0, 0.0, 3.0]
+    b = [2.0, 1.0, 2.0, 0.0, np.nan]
+    expected = torch_grads(torch.maximum, a, b)
+    got = minigrad_grads(mg.maximum, a, b)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e)
+    (expected,) = torch_grads(torch.relu, [-1.0, 0.0, 2.0])
+    (got,) = minigrad_grads(mg.relu, [-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(got, expected)

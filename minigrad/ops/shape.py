@@ -214,11 +214,15 @@ def transpose(a: Any, *axes: Any) -> Tensor:
     return Transpose.apply(lift(a), tuple(order) if order else None)
 
 
-def concatenate(tensors: Any, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis, as np.concatenate."""
+def concatenate(tensors: Any, axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis, as np.concatenate (axis=None: flattened first)."""
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
+    if axis is None:
+        tensors, axis = [t.reshape(-1) for t in tensors], 0
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"concatenate: axis must be an int or None, got {axis!r}")
     return Concatenate.apply(axis, *tensors)
 
 
@@ -250,15 +254,23 @@ def split(
         raise ValueError(f"split: axis {axis} is out of bounds for shape {a.shape}")
     axis %= a.ndim
     length = a.shape[axis]
-    if isinstance(indices_or_sections, (int, np.integer)):
+    if _is_int(indices_or_sections):
         sections = int(indices_or_sections)
         if sections <= 0 or length % sections:
             raise ValueError(
                 f"split: axis {axis} of shape {a.shape} does not divide into {sections} equal "
                 f"sections"
             )
-        bounds = tuple(range(0, length + 1, length // sections))
+        bounds = tuple(k * (length // sections) for k in range(sections + 1))  # an empty axis
+        # gives empty pieces, as numpy
     else:  # np.split takes piece k as a[points[k]:points[k+1]], with Python's slice rules
+        if not isinstance(indices_or_sections, (list, tuple, np.ndarray)) or not all(
+            _is_int(i) for i in indices_or_sections
+        ):
+            raise TypeError(
+                f"split: indices_or_sections must be an int (a number of equal sections) or a "
+                f"sequence of int positions, got {indices_or_sections!r}"
+            )
         points = [0, *(int(i) for i in indices_or_sections), length]
         spans = [slice(start, stop).indices(length)[:2] for start, stop in zip(points, points[1:])]
         bounds = (0, *(builtins.max(start, stop) for start, stop in spans))
@@ -266,6 +278,10 @@ def split(
             head = (slice(None),) * axis
             return [a[head + (slice(start, stop),)] for start, stop in spans]
     return list(Split.apply(a, bounds, axis, labels))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def getitem(a: Tensor, index: Any) -> Tensor:
