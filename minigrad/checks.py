@@ -26,7 +26,8 @@ def data_replaced(name: str, shape: tuple) -> RuntimeError:
     """A saved leaf's `.data` was rebound between forward and backward."""
     return RuntimeError(
         f"{name}: a tensor of shape {shape} saved for backward had its .data replaced after "
-        f"forward; its gradients would be wrong"
+        f"forward (by an assignment, or an in-place op that gave it a fresh array); its "
+        f"gradients would be wrong"
     )
 
 

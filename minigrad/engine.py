@@ -61,6 +61,17 @@ class Tensor:
     __eq__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
     __ne__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
     __iter__: Callable[[Tensor], Any]
+    __iadd__: Callable[[Tensor, Any], Tensor]  # in place (ops/inplace.py), as add_ ...
+    __isub__: Callable[[Tensor, Any], Tensor]
+    __imul__: Callable[[Tensor, Any], Tensor]
+    __itruediv__: Callable[[Tensor, Any], Tensor]
+    add_: Callable[[Tensor, Any], Tensor]
+    sub_: Callable[[Tensor, Any], Tensor]
+    mul_: Callable[[Tensor, Any], Tensor]
+    div_: Callable[[Tensor, Any], Tensor]
+    zero_: Callable[[Tensor], Tensor]
+    fill_: Callable[[Tensor, Any], Tensor]
+    copy_: Callable[[Tensor, Any], Tensor]
     exp: Callable[..., Tensor]
     log: Callable[..., Tensor]
     tanh: Callable[..., Tensor]
@@ -389,18 +400,22 @@ def _as_output_array(fn: type[Function], result: Any) -> np.ndarray:
 
 
 class _Unrecorded:
-    """The `ctx` given to forward when nothing is recorded: saving is a no-op."""
+    """The `ctx` given to forward when nothing is recorded: saving is a no-op, and no input
+    needs a gradient (as PyTorch: `needs_input_grad` is all False)."""
 
-    def __init__(self, n_inputs: int) -> None:
-        self.n_inputs = n_inputs
-
-    @property
-    def needs_input_grad(self) -> tuple:
-        """No input needs a gradient: nothing is recorded (as PyTorch, all False)."""
-        return (False,) * self.n_inputs
+    needs_input_grad: tuple = ()
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         pass
+
+
+def _unrecorded_type(n_inputs: int) -> type[_Unrecorded]:
+    """The ctx class for forwards of `n_inputs` arguments (a class each: no per-call setup)."""
+    name = f"_Unrecorded{n_inputs}"
+    return type(name, (_Unrecorded,), {"needs_input_grad": (False,) * n_inputs, "__slots__": ()})
+
+
+_UNRECORDED = [_unrecorded_type(n) for n in range(16)]
 
 
 class Function:
@@ -452,7 +467,9 @@ class Function:
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
                 return output
-        result = cls.forward(_Unrecorded(len(inputs)), *inputs)
+        n = len(inputs)
+        ctx = _UNRECORDED[n]() if n < 16 else _unrecorded_type(n)()
+        result = cls.forward(ctx, *inputs)
         if type(result) is np.ndarray:
             return _tensor(result, None)
         if type(result) is tuple:

@@ -530,3 +530,169 @@ def test_maximum_and_relu_ties_and_nan_match_pytorch() -> None:
     (expected,) = torch_grads(torch.relu, [-1.0, 0.0, 2.0])
     (got,) = minigrad_grads(mg.relu, [-1.0, 0.0, 2.0])
     np.testing.assert_allclose(got, expected)
+
+
+# --- in-place updates -----------------------------------------------------------------------------
+
+
+def test_manual_sgd_under_no_grad_updates_the_parameter_in_place() -> None:
+    w = mg.Tensor([1.0, -2.0], requires_grad=True, dtype=np.float32)
+    array = w.data
+    for _ in range(3):
+        loss = (w * w).sum()
+        loss.backward()
+        with no_grad():
+            w -= 0.25 * w.grad
+            w.grad = None
+    assert w.data is array and w.dtype == np.float32 and w.is_leaf and w.requires_grad
+    np.testing.assert_allclose(w.data, np.array([1.0, -2.0]) * 0.5**3)
+
+
+def test_every_in_place_method_writes_into_the_array_when_not_recording() -> None:
+    t = mg.Tensor([1.0, 2.0, 4.0])
+    array, same = t.data, t
+    t += 1.0
+    t -= np.array([1.0, 1.0, 1.0])
+    t *= mg.Tensor([2.0])
+    t /= 2
+    assert t is same and t.data is array
+    np.testing.assert_array_equal(t.data, [1.0, 2.0, 4.0])
+    assert t.add_(1).sub_(0.5).mul_(4).div_(2) is t
+    np.testing.assert_array_equal(t.data, [3.0, 5.0, 9.0])
+    t.copy_(mg.Tensor([7.0]))
+    np.testing.assert_array_equal(t.data, [7.0, 7.0, 7.0])
+    t.fill_(2.5)
+    np.testing.assert_array_equal(t.data, [2.5, 2.5, 2.5])
+    t.zero_()
+    assert t.data is array and not t.data.any()
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_while_recording() -> None:
+    w = mg.Tensor([1.0, 2.0], requires_grad=True)
+    for update in (
+        lambda: w.__iadd__(1.0),
+        lambda: w.mul_(2.0),
+        lambda: w.zero_(),
+        lambda: w.copy_(np.zeros(2)),
+        lambda: w.fill_(1.0),
+    ):
+        with pytest.raises(RuntimeError, match="a leaf tensor that requires grad is used in an"):
+            update()
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+
+
+def test_in_place_on_a_saved_leaf_is_refused_and_says_why() -> None:
+    x = mg.Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()  # Mul saved x
+    with no_grad():
+        with pytest.raises(RuntimeError, match=r"add_: .*shape \(2,\).*saved it for backward"):
+            x += 1.0
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    with no_grad():  # the graph is released: the protection is gone with it
+        x += 1.0
+    np.testing.assert_array_equal(x.data, [2.0, 3.0])
+
+
+def test_read_only_protection_of_an_op_output_does_not_outlive_its_graph() -> None:
+    base = mg.Tensor([1.0, 2.0], requires_grad=True)
+    w = (base * 2.0).detach()  # an op's array: read-only from birth
+    w.requires_grad = True
+    for _ in range(2):
+        (w * w).sum().backward()
+        with no_grad():
+            w -= 0.25 * w.grad
+            w.grad = None
+    np.testing.assert_allclose(w.data, np.array([2.0, 4.0]) * 0.5**2)
+
+
+def test_in_place_on_a_non_leaf_extends_its_history_and_keeps_earlier_gradients() -> None:
+    torch = require("torch")
+    values = [1.0, -2.0, 3.0]
+    x = mg.Tensor(values, requires_grad=True)
+    h = x * 2.0
+    first = (h * h).sum()  # saved h before the update
+    h += x * x
+    h *= 3.0
+    assert h.grad_fn is not None and not h.is_leaf
+    ((h * h).sum() + first).backward()
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    th = tx * 2.0
+    tfirst = (th * th).sum()
+    th2 = (th + tx * tx) * 3.0  # the same sums out of place (PyTorch refuses this in place)
+    ((th2 * th2).sum() + tfirst).backward()
+    np.testing.assert_allclose(h.data, th2.detach().numpy())
+    np.testing.assert_allclose(x.grad, tx.grad.numpy())
+
+
+def test_in_place_on_a_non_leaf_matches_pytorch() -> None:
+    torch = require("torch")
+    values, other = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, -1.0])
+    x, o = mg.Tensor(values, requires_grad=True), mg.Tensor(other, requires_grad=True)
+    tx = torch.tensor(values, requires_grad=True)
+    to = torch.tensor(other, requires_grad=True)
+    results = []
+    for lib, a, b in ((mg, x, o), (torch, tx, to)):
+        h = a * 1.0
+        h.add_(b)
+        h.sub_(a)
+        h.mul_(b)
+        h.div_(a + 10.0)
+        g = a * 2.0
+        g.copy_(b * b)  # the old history gets no gradient, src gets it
+        k = a * 3.0
+        k.zero_()
+        k.add_(a)
+        f = a * 1.0
+        f.fill_(2.0)
+        (h.sum() + (g * a).sum() + (k * k).sum() + (f * a).sum()).backward()
+        results.append(h.data if lib is mg else h.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1])
+    np.testing.assert_allclose(x.grad, tx.grad.numpy())
+    np.testing.assert_allclose(o.grad, to.grad.numpy())
+
+
+def test_in_place_under_no_grad_on_a_non_leaf_passes_the_gradient_through() -> None:
+    x = mg.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    with no_grad():
+        y += 10.0
+    np.testing.assert_array_equal(y.data, [12.0, 14.0])
+    (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0])
+
+
+def test_in_place_keeps_the_shape_and_the_dtype() -> None:
+    t = mg.Tensor(np.ones(3), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"add_: .*shape \(3,\).*\(2, 3\)"):
+        t += np.ones((2, 3))
+    with pytest.raises(ValueError, match=r"mul_: .*shape \(3,\).*\(4,\)"):
+        t.mul_(mg.Tensor(np.ones(4)))
+    with pytest.raises(ValueError, match=r"copy_: .*\(3,\).*\(2,\)"):
+        t.copy_(np.ones(2))
+    np.testing.assert_array_equal(t.data, np.ones(3))
+    t += np.full(3, 0.5)  # float64 operand
+    t.mul_(mg.Tensor([2.0], dtype=np.float64))
+    t.copy_(np.arange(3.0) + t.data)
+    assert t.dtype == np.float32
+    np.testing.assert_array_equal(t.data, [3.0, 4.0, 5.0])
+    x = mg.Tensor([1.0, 2.0], requires_grad=True)  # float64 history into a float32 tensor
+    h = mg.Tensor([0.0, 0.0], dtype=np.float32)
+    h += x * x
+    assert h.dtype == np.float32 and h.grad_fn is not None
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    assert x.grad.dtype == np.float64
+    with pytest.raises(ValueError, match=r"add_: .*\(2,\).*\(3, 2\)"):
+        h += mg.Tensor(np.ones((3, 2)), requires_grad=True)
+
+
+def test_in_place_on_a_saved_read_only_leaf_is_caught_at_backward() -> None:
+    w = (mg.Tensor([1.0, 2.0], requires_grad=True) * 1.0).detach()  # read-only from birth
+    w.requires_grad = True
+    y = (w * w).sum()
+    with no_grad():
+        w += 1.0  # a fresh array: the graph's saved one is untouched
+    with pytest.raises(RuntimeError, match=r"Mul: a tensor of shape \(2,\) saved for backward"):
+        y.backward()

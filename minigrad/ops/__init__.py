@@ -44,6 +44,7 @@ from .elementwise import (
     tanh,
     where,
 )
+from .inplace import Cast, add_, copy_, div_, fill_, mul_, sub_, zero_
 from .linalg import Linear, MatMul, linear, matmul
 from .operands import constant, lift, pair
 from .reductions import BroadcastTo, Max, Sum, SumTo, broadcast_to, max, mean, sum, sum_to
@@ -78,6 +79,9 @@ def install_tensor_methods() -> None:
     T.__pow__, T.__rpow__ = _binary(Pow)
     T.__matmul__, T.__rmatmul__ = _binary(MatMul)
     T.__neg__ = lambda self: Neg.apply(self)
+    T.__iadd__, T.__isub__, T.__imul__, T.__itruediv__ = add_, sub_, mul_, div_
+    T.add_, T.sub_, T.mul_, T.div_ = add_, sub_, mul_, div_
+    T.zero_, T.fill_, T.copy_ = zero_, fill_, copy_
     T.__getitem__ = getitem
     T.__iter__ = _iterate
     # Comparisons, `==` and `!=` too, are elementwise and give boolean numpy arrays (no
@@ -167,6 +171,7 @@ install_tensor_methods()
 __all__ = [
     "Add",
     "BroadcastTo",
+    "Cast",
     "Concatenate",
     "Div",
     "Exp",
@@ -195,11 +200,15 @@ __all__ = [
     "Unstack",
     "Where",
     "add",
+    "add_",
     "broadcast_to",
     "concatenate",
     "constant",
+    "copy_",
     "div",
+    "div_",
     "exp",
+    "fill_",
     "getitem",
     "install_tensor_methods",
     "lift",
@@ -210,6 +219,7 @@ __all__ = [
     "maximum",
     "mean",
     "mul",
+    "mul_",
     "pair",
     "pow",
     "relu",
@@ -218,10 +228,12 @@ __all__ = [
     "split",
     "stack",
     "sub",
+    "sub_",
     "sum",
     "sum_to",
     "tanh",
     "transpose",
     "unstack",
     "where",
+    "zero_",
 ]
