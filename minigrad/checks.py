@@ -108,21 +108,25 @@ def not_a_leaf(what: str) -> RuntimeError:
 # --- Anomaly detection (minigrad.debug.detect_anomaly) ------------------------------------------
 
 
-def check_forward(name: str, input_arrays: list, output: np.ndarray) -> str:
-    """Where the op was called (returned, to keep on its node); raise on a non-finite output."""
-    created_at = user_frames()
-    if np.all(np.isfinite(output)):
-        return created_at
+def forward_anomaly(name: str, input_arrays: list, output: np.ndarray, created_at: str) -> str:
+    """What to say about an op whose output is not finite: its input was not, or it made it."""
     for index, x in enumerate(input_arrays):
         if x is not None and not np.all(np.isfinite(x)):
-            raise FloatingPointError(
+            return (
                 f"input {index} of {name} (shape {x.shape}) already contains NaN or inf; the op "
                 f"was called at:\n{created_at}"
             )
-    raise FloatingPointError(
+    return (
         f"{name} produced NaN or inf in its output of shape {output.shape} from finite inputs; "
         f"the op was called at:\n{created_at}"
     )
+
+
+def raise_pending(pending: dict) -> None:
+    """Raise the oldest NaN/inf that forward made and nothing masked (and forget them all)."""
+    message = next(iter(pending.values()))
+    pending.clear()
+    raise FloatingPointError(message)
 
 
 def check_backward(name: str, input_grads: tuple, created_at: str | None) -> None:

@@ -493,10 +493,30 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
 
 
 def _check_forward(node: Node, inputs: tuple, arrays: tuple) -> None:
-    """Under detect_anomaly: remember where the op was called; refuse a non-finite output."""
-    input_arrays = [x.data if isinstance(x, Tensor) else None for x in inputs]
-    for data in arrays:
-        node.created_at = checks.check_forward(node.fn.__name__, input_arrays, data)
+    """Under detect_anomaly: remember where the op was called, and keep track of NaN/inf.
+
+    Using a non-finite output settles it (the op using it either masks it or passes it on); a
+    non-finite output becomes pending, blamed on the op that made it from finite inputs (or on
+    the input that already was not finite). debug.py raises what is still pending.
+    """
+    state = threads.state
+    pending = state.anomalies
+    node.created_at = checks.user_frames()
+    blame = None
+    if pending:
+        for x in inputs:
+            if isinstance(x, Tensor) and x._edge is not None:
+                settled = pending.pop(x._edge, None)
+                blame = blame or settled
+    for index, data in enumerate(arrays):
+        if not np.all(np.isfinite(data)):
+            input_arrays = [x.data if isinstance(x, Tensor) else None for x in inputs]
+            message = blame or checks.forward_anomaly(
+                node.fn.__name__, input_arrays, data, node.created_at
+            )
+            if pending is None:  # anomaly switched on by hand: no block to defer to
+                raise FloatingPointError(message)
+            pending[(node, index)] = message
 
 
 # --- Reverse mode --------------------------------------------------------------------------------
@@ -540,6 +560,8 @@ def run_backward(
     waiting = _count_uses(roots)  # node -> how many of its uses have not sent their gradient yet
     ready = [node for node in dict.fromkeys(roots) if node not in waiting]
     state = threads.state
+    if state.anomaly and state.anomalies:  # a NaN/inf from forward reached here unmasked
+        checks.raise_pending(state.anomalies)
     observers = state.observers
     previous_mode, state.enabled = state.enabled, create_graph
     try:

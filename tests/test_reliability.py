@@ -696,3 +696,66 @@ def test_in_place_on_a_saved_read_only_leaf_is_caught_at_backward() -> None:
         w += 1.0  # a fresh array: the graph's saved one is untouched
     with pytest.raises(RuntimeError, match=r"Mul: a tensor of shape \(2,\) saved for backward"):
         y.backward()
+
+
+# --- detect_anomaly accepts the masking idioms ----------------------------------------------------
+
+
+def masked_softmax(scores: mg.Tensor, mask: np.ndarray) -> mg.Tensor:
+    shifted = scores + mg.Tensor(np.where(mask, 0.0, -np.inf))
+    shifted = shifted - shifted.max(axis=-1, keepdims=True)
+    e = shifted.exp()
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
+def test_detect_anomaly_accepts_an_additive_minus_inf_mask_before_softmax() -> None:
+    torch = require("torch")
+    values = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    mask = np.array([[True, False, True], [True, True, False]])
+    weights = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
+    scores = mg.Tensor(values, requires_grad=True)
+    with debug.detect_anomaly():
+        (masked_softmax(scores, mask) * weights).sum().backward()
+    t = torch.tensor(values, requires_grad=True)
+    with torch.autograd.detect_anomaly(check_nan=True):
+        probs = torch.softmax(t + torch.tensor(np.where(mask, 0.0, -np.inf)), dim=-1)
+        (probs * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(scores.grad, t.grad.numpy())
+
+
+def test_detect_anomaly_accepts_where_with_a_non_finite_unused_branch() -> None:
+    x = mg.Tensor([-1.0, 2.0, -3.0], requires_grad=True)
+    with debug.detect_anomaly(), np.errstate(invalid="ignore"):
+        y = mg.where(x > 0, x.log(), 0.0)
+        y.sum().backward()
+    np.testing.assert_allclose(x.grad, [0.0, 0.5, 0.0])
+
+
+def test_detect_anomaly_still_raises_when_the_nan_reaches_the_loss() -> None:
+    x = mg.Tensor([-1.0, 2.0], requires_grad=True)
+    with pytest.raises(FloatingPointError, match="^Log produced NaN") as info:
+        with debug.detect_anomaly(), np.errstate(invalid="ignore"):
+            loss = (x.log() * 2.0).sum()  # the NaN is born in log and flows on
+            loss.backward()  # raises here, before any gradient is computed
+    assert "loss = (x.log() * 2.0).sum()" in str(info.value)
+    assert x.grad is None
+
+
+def test_detect_anomaly_raises_for_an_inf_that_turns_into_nan() -> None:
+    scores = mg.Tensor([[1.0, 2.0]], requires_grad=True)
+    with pytest.raises(FloatingPointError, match="already contains NaN or inf"):
+        with debug.detect_anomaly(), np.errstate(invalid="ignore"):
+            masked = scores + mg.Tensor([[0.0, -np.inf]])
+            (masked * 0.0).sum()  # -inf * 0 is NaN: not a mask any more
+
+
+def test_detect_anomaly_leaves_no_pending_state_after_an_error() -> None:
+    x = mg.Tensor([1.0], requires_grad=True)
+    with pytest.raises(ZeroDivisionError):
+        with debug.detect_anomaly(), np.errstate(divide="ignore"):
+            (x * 0.0).log()
+            1 / 0  # noqa: B018
+    with debug.detect_anomaly():
+        (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0])
