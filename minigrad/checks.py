@@ -91,8 +91,8 @@ def not_real_numbers(data: Any, dtype: np.dtype) -> TypeError:
 def numpy_call(name: str) -> TypeError:
     """A numpy function or ufunc that minigrad does not run on Tensors."""
     return TypeError(
-        f"numpy.{name} does not take a minigrad Tensor: use the minigrad op of that name where "
-        f"there is one (minigrad.{name}(t) or t.{name}(), which record the gradient), or call "
+        f"numpy.{name} does not take a minigrad Tensor, as it would drop the gradient: use the "
+        f"minigrad op (minigrad.{name}(t), where minigrad has one: see docs/api.md), or call "
         f"numpy on t.numpy() for a plain array without gradient"
     )
 

@@ -21,7 +21,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import checks, saved
-from .grad_mode import threads
+from .grad_mode import current, threads
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -138,8 +138,12 @@ class Tensor:
         return array
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        """numpy ufuncs with a Tensor operand run the minigrad op (recorded), or raise."""
+        """numpy ufuncs with a Tensor operand run the minigrad op (recorded), or raise; those
+        giving booleans (np.isfinite, np.isnan) run on the values, like the comparisons."""
         op = NUMPY_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is None and method == "__call__" and all(t.endswith("?") for t in ufunc.types):
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            return ufunc(*arrays, **kwargs)  # a test (isfinite, isnan): no gradient to lose
         if op is None:
             raise checks.numpy_call(
                 f"{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
@@ -403,19 +407,14 @@ class _Unrecorded:
     """The `ctx` given to forward when nothing is recorded: saving is a no-op, and no input
     needs a gradient (as PyTorch: `needs_input_grad` is all False)."""
 
-    needs_input_grad: tuple = ()
+    __slots__ = ("_inputs", "__dict__")  # a slot: storing the inputs is cheap, on every op
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return (False,) * len(self._inputs)
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         pass
-
-
-def _unrecorded_type(n_inputs: int) -> type[_Unrecorded]:
-    """The ctx class for forwards of `n_inputs` arguments (a class each: no per-call setup)."""
-    name = f"_Unrecorded{n_inputs}"
-    return type(name, (_Unrecorded,), {"needs_input_grad": (False,) * n_inputs, "__slots__": ()})
-
-
-_UNRECORDED = [_unrecorded_type(n) for n in range(16)]
 
 
 class Function:
@@ -438,7 +437,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any) -> Any:
         """Run forward and, if any input requires grad, record the call for backward."""
-        state = threads.state  # this thread's switches (grad_mode.py), looked up once
+        try:  # this thread's switches (grad_mode.py), looked up once
+            state = threads.state
+        except AttributeError:  # the thread's first op
+            state = current()
         if state.tracer is not None:  # a function is being traced for compiling (grad_mode.py)
             return state.tracer(cls, inputs)
         if state.enabled:
@@ -467,8 +469,8 @@ class Function:
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
                 return output
-        n = len(inputs)
-        ctx = _UNRECORDED[n]() if n < 16 else _unrecorded_type(n)()
+        ctx = _Unrecorded()
+        ctx._inputs = inputs
         result = cls.forward(ctx, *inputs)
         if type(result) is np.ndarray:
             return _tensor(result, None)
@@ -487,7 +489,7 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         node._saved, node._saved_data, node._guard = saved.seal(
             node._saved, inputs, node.edges, results, arrays
         )
-    if threads.state.anomaly:
+    if current().anomaly:
         _check_forward(node, inputs, arrays)
     return outputs
 
@@ -499,7 +501,7 @@ def _check_forward(node: Node, inputs: tuple, arrays: tuple) -> None:
     non-finite output becomes pending, blamed on the op that made it from finite inputs (or on
     the input that already was not finite). debug.py raises what is still pending.
     """
-    state = threads.state
+    state = current()
     pending = state.anomalies
     node.created_at = checks.user_frames()
     blame = None
@@ -559,7 +561,7 @@ def run_backward(
             roots.append(node)
     waiting = _count_uses(roots)  # node -> how many of its uses have not sent their gradient yet
     ready = [node for node in dict.fromkeys(roots) if node not in waiting]
-    state = threads.state
+    state = current()
     if state.anomaly and state.anomalies:  # a NaN/inf from forward reached here unmasked
         checks.raise_pending(state.anomalies)
     observers = state.observers
@@ -575,7 +577,7 @@ def run_backward(
                 if node.hooks is not None or observers:
                     for hook in (*(node.hooks or ()), *observers):
                         hook(node, grads)
-                input_grads = _call_backward(node, grads)
+                input_grads = _call_backward(node, grads, state)
             for edge, input_grad in zip(node.edges, input_grads):
                 if edge is None:
                     continue
@@ -654,14 +656,14 @@ def _check_not_released(node: Node) -> None:
         raise checks.released(node.fn.__name__)
 
 
-def _call_backward(node: Node, grads: tuple) -> tuple:
+def _call_backward(node: Node, grads: tuple, state: Any) -> tuple:
     """Run one node's backward: one gradient per input of its forward."""
     input_grads = node.fn.backward(node, *grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if len(input_grads) != len(node.edges):
         raise checks.gradient_count(node.fn.__name__, len(input_grads), len(node.edges))
-    if threads.state.anomaly:
+    if state.anomaly:  # the walking thread's switches (grad_mode.State)
         checks.check_backward(node.fn.__name__, input_grads, node.created_at)
     return input_grads
 

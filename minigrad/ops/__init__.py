@@ -125,6 +125,13 @@ def _compare(ufunc: Any) -> Any:
     return lambda a, b: ufunc(_array(a), _array(b))
 
 
+def _on_values(func: Any) -> Any:
+    """`func` called with the arrays of its Tensor arguments (for answers without gradient)."""
+    return lambda *args, **kwargs: func(
+        *[_array(a) for a in args], **{k: _array(v) for k, v in kwargs.items()}
+    )
+
+
 # numpy ufuncs and functions given a Tensor run these (so `ndarray * Tensor`, np.exp(t) and
 # np.sum(t) are recorded ops); any other numpy call on a Tensor raises a TypeError.
 NUMPY_UFUNCS.update(
@@ -159,11 +166,12 @@ NUMPY_FUNCTIONS.update(
         np.stack: stack,
         np.split: split,
         np.where: where,
-        np.shape: lambda a: np.shape(_array(a)),
-        np.ndim: lambda a: _array(a).ndim,
-        np.size: lambda a, axis=None: np.size(_array(a), axis),
     }
 )
+# Questions about the values, whose answers carry no gradient, run on the arrays.
+_VALUE_QUESTIONS = (np.all, np.any, np.allclose, np.isclose, np.array_equal, np.argmax, np.argmin)
+_VALUE_QUESTIONS += (np.argsort, np.count_nonzero, np.nonzero, np.shape, np.ndim, np.size)
+NUMPY_FUNCTIONS.update({f: _on_values(f) for f in _VALUE_QUESTIONS})
 
 
 install_tensor_methods()
