@@ -9,11 +9,14 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oracles import require
 
 import minigrad as mg
 from minigrad import debug
 from minigrad.grad_mode import is_grad_enabled, no_grad, set_grad_enabled
+from minigrad.testing import broadcastable_shapes, mutually_broadcastable_shapes, shapes, tensors
 
 # --- grad mode is per thread ------------------------------------------------------------------
 
@@ -760,3 +763,51 @@ def test_detect_anomaly_leaves_no_pending_state_after_an_error() -> None:
     with debug.detect_anomaly():
         (x * 2.0).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0])
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), op=st.sampled_from(["add_", "sub_", "mul_", "div_", "copy_"]))
+def test_in_place_matches_out_of_place_in_values_and_gradients(data, op) -> None:
+    shape = data.draw(shapes(min_dims=1))
+    other_shape = data.draw(broadcastable_shapes(shape, max_dims=len(shape)))
+    if np.broadcast_shapes(shape, other_shape) != shape:
+        other_shape = shape
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    a = data.draw(tensors(shape, dtype=dtype))
+    b = data.draw(tensors(other_shape, elements=(0.5, 2.0)))  # float64, away from 0 for div_
+    out_of_place = {
+        "add_": lambda x, y: x + y,
+        "sub_": lambda x, y: x - y,
+        "mul_": lambda x, y: x * y,
+        "div_": lambda x, y: x / y,
+        "copy_": lambda x, y: y + 0.0 * x,
+    }[op]
+    expected = out_of_place(a * 1.0, b)
+    expected.sum().backward()
+    expected_grads = a.grad, b.grad
+    a.grad = b.grad = None
+    h = a * 1.0
+    getattr(h, op)(b)
+    assert h.shape == shape and h.dtype == dtype
+    np.testing.assert_allclose(h.data, expected.data.astype(dtype), rtol=1e-6)
+    h.sum().backward()
+    for got, want in zip((a.grad, b.grad), expected_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    with no_grad():  # and the plain write, on a copy of the values
+        plain = mg.Tensor(a.data.copy())
+        getattr(plain, op)(b)
+    np.testing.assert_allclose(plain.data, h.data, rtol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_comparisons_are_numpy_s_elementwise_comparisons(data) -> None:
+    shape_a, shape_b = data.draw(mutually_broadcastable_shapes(2))
+    a = data.draw(tensors(shape_a, elements=st.sampled_from([-1.0, 0.0, 1.0])))
+    b = data.draw(tensors(shape_b, elements=st.sampled_from([-1.0, 0.0, 1.0])))
+    for name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
+        np.testing.assert_array_equal(getattr(a, name)(b), getattr(a.data, name)(b.data))
+        np.testing.assert_array_equal(getattr(a, name)(b.data), getattr(a.data, name)(b.data))

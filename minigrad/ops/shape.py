@@ -116,7 +116,8 @@ def _tensor_index(index: Tensor) -> np.ndarray:
     tensor (only zeros and ones) is refused as ambiguous, like any with fractional values.
     """
     values = index.data
-    integral = values.astype(np.intp)
+    with np.errstate(invalid="ignore"):  # NaN / inf become garbage here, and are refused below
+        integral = values.astype(np.intp)
     if not np.array_equal(integral, values):
         raise IndexError(
             f"index: a Tensor of indices must hold whole numbers, got {values.ravel()[:6]} "
