@@ -9,7 +9,7 @@ Read this file top to bottom:
    recursion) and hands each one the gradient of its output(s).
 The primitives themselves live in `ops/`, which also attaches Tensor's operators and methods.
 Grad mode is in `grad_mode.py`, saved-tensor bookkeeping in `saved.py`, error texts and anomaly
-checks in `checks.py`, and `grad()` in `autograd.py`.
+checks in `checks.py`, and `grad()` in `autograd/`.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class Tensor:
             entry = leaf_hooks.get(id(self))
             if entry is None or entry[0]() is not self:
                 key = id(self)
-                forget = lambda _ref, key=key: leaf_hooks.pop(key, None)  # noqa: E731
+                forget = lambda _, key=key, table=leaf_hooks: table.pop(key, None)  # noqa: E731
                 entry = leaf_hooks[key] = (weakref.ref(self, forget), {})
             hooks = entry[1]
         else:  # an op's output: its node runs the hooks before its backward (run_tensor_hooks)
@@ -162,6 +162,11 @@ class Tensor:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             if not inputs:
                 raise RuntimeError("backward: the inputs argument cannot be empty")
+            for index, t in enumerate(inputs):
+                if not t.requires_grad:
+                    raise RuntimeError(
+                        f"backward: inputs[{index}] (shape {t.shape}) does not require grad"
+                    )
         found = collect_grads([self], [gradient], inputs, retain_graph, create_graph)
         accumulate = accumulate_grad_graph if create_graph else accumulate_grad
         for tensor, grad in found:
