@@ -1,6 +1,6 @@
 """minigrad: a small reverse-mode autograd library on numpy, written to be read."""
 
-from . import debug, nn, optim, viz
+from . import autograd, debug, nn, optim, viz
 from .autograd import grad
 from .engine import Function, Node, Tensor, from_numpy
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -43,6 +43,7 @@ __all__ = [
     "Node",
     "Tensor",
     "add",
+    "autograd",
     "broadcast_to",
     "concatenate",
     "debug",

@@ -34,7 +34,8 @@ class Tensor:
     attached in one place there (`ops.install_tensor_methods`).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_edge", "_grad_graph", "__weakref__")
+    # `_hooks` and `_grad_graph` stay unset (so free) until register_hook / create_graph use them.
+    __slots__ = ("data", "grad", "requires_grad", "_edge", "_hooks", "_grad_graph", "__weakref__")
     __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
 
     data: np.ndarray
@@ -127,13 +128,13 @@ class Tensor:
                 f"register_hook: cannot register a hook on a tensor that does not require grad "
                 f"(shape {self.shape})"
             )
-        if self._edge is None:  # a leaf: its hooks wait in `leaf_hooks` (Tensor has no slot)
-            entry = leaf_hooks.get(id(self))
-            if entry is None or entry[0]() is not self:
+        if self._edge is None:  # a leaf: collect_grads runs its hooks on its summed gradient
+            hooks = getattr(self, "_hooks", None)
+            if hooks is None:
+                hooks = self._hooks = {}
                 key = id(self)
-                forget = lambda _, key=key, table=leaf_hooks: table.pop(key, None)  # noqa: E731
-                entry = leaf_hooks[key] = (weakref.ref(self, forget), {})
-            hooks = entry[1]
+                forget = lambda _, key=key, table=hooked_leaves: table.pop(key, None)  # noqa: E731
+                hooked_leaves[key] = weakref.ref(self, forget)
         else:  # an op's output: its node runs the hooks before its backward (run_tensor_hooks)
             node, index = self._edge
             if node.tensor_hooks is None:  # type: ignore[union-attr]
@@ -155,7 +156,7 @@ class Tensor:
             if self.size != 1:
                 raise checks.implicit_seed("backward", self.shape)
             gradient = np.ones_like(self.data)
-        if inputs is None and not leaf_hooks and not create_graph:
+        if inputs is None and not hooked_leaves and not create_graph:
             run_backward([self], [gradient], retain_graph, create_graph)
             return
         if inputs is not None:
@@ -359,8 +360,9 @@ class RemovableHandle:
         self.remove()
 
 
-# id(leaf) -> (weakref to the leaf, {key: hook}); an entry goes when its leaf is freed.
-leaf_hooks: dict[int, tuple[weakref.ref, dict]] = {}
+# id(leaf) -> weakref, for each live leaf with hooks: while there is none, backward needs no
+# detour through collect_grads. (The hooks themselves are in the leaf's `_hooks`.)
+hooked_leaves: dict[int, weakref.ref] = {}
 
 
 def run_tensor_hooks(node: Node, grads: tuple) -> tuple:
@@ -664,13 +666,13 @@ def collect_grads(
         run_backward(outputs, seeds, retain_graph, create_graph, collect_leaf)
     finally:
         state.observers = observers
-    if leaf_hooks:
+    if hooked_leaves:
         previous_mode, state.enabled = state.enabled, create_graph
         try:
             for entry in summed.values():
-                hooks = leaf_hooks.get(id(entry[0]))
-                if hooks is not None and hooks[0]() is entry[0]:
-                    entry[1] = apply_hooks(hooks[1], entry[1])
+                hooks = getattr(entry[0], "_hooks", None)
+                if hooks:
+                    entry[1] = apply_hooks(hooks, entry[1])
         finally:
             state.enabled = previous_mode
     if inputs is None:

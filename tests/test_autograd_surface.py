@@ -128,6 +128,25 @@ def test_a_hook_that_changes_the_shape_raises_naming_both_shapes_and_accumulates
     assert x.grad is None
 
 
+def test_a_hooked_leaf_is_freed_with_what_its_hook_refers_to():
+    import gc
+    import weakref
+
+    class Model:
+        def __init__(self):
+            self.p = mg.Tensor([1.0, 2.0], requires_grad=True)
+            self.log = []
+            self.p.register_hook(lambda g: self.log.append(g))  # a cycle: model -> p -> hook
+
+    model = Model()
+    (model.p * 2).sum().backward()
+    assert len(model.log) == 1
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None
+
+
 def test_register_hook_refuses_a_tensor_without_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         mg.Tensor([1.0]).register_hook(lambda g: g)

@@ -29,58 +29,57 @@ def vjp(
     func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False
 ) -> tuple:
     """(func(*inputs), v^T J): the vector-Jacobian product, one reverse pass."""
-    inputs, inputs_tuple = _as_tuple("vjp", "inputs", inputs)
-    with enable_grad():
-        inputs = _prepare(inputs, create_graph)
-        outputs, outputs_tuple = _as_tuple("vjp", "outputs of the function", func(*inputs))
-        vs = _vectors("vjp", v, outputs, "the function returns")
-        result = _vjp(outputs, inputs, vs, create_graph, strict, "vjp")
-    return _finish(outputs, outputs_tuple, create_graph), _finish(
-        result, inputs_tuple, create_graph
-    )
+    return _product("vjp", func, inputs, v, create_graph, strict)
 
 
 def jvp(
     func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False
 ) -> tuple:
     """(func(*inputs), J v): the Jacobian-vector product, by two reverse passes."""
-    inputs, inputs_tuple = _as_tuple("jvp", "inputs", inputs)
-    with enable_grad():
-        inputs = _prepare(inputs, create_graph)
-        outputs, outputs_tuple = _as_tuple("jvp", "outputs of the function", func(*inputs))
-        vs = _vectors("jvp", v, inputs, "the input is")
-        result = _jvp(outputs, inputs, vs, create_graph, strict, "jvp")
-    return _finish(outputs, outputs_tuple, create_graph), _finish(
-        result, outputs_tuple, create_graph
-    )
+    return _product("jvp", func, inputs, v, create_graph, strict)
 
 
 def vhp(
     func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False
 ) -> tuple:
     """(func(*inputs), v^T H) for a function with one output element: the vjp of its gradient."""
-    inputs, inputs_tuple = _as_tuple("vhp", "inputs", inputs)
-    with enable_grad():
-        inputs = _prepare(inputs, create_graph)
-        output = _single_output("vhp", func(*inputs))
-        vs = _vectors("vhp", v, inputs, "the input is")
-        gradient = _vjp([output], inputs, [None], True, strict, "vhp")
-        result = _vjp(gradient, inputs, vs, create_graph, strict, "vhp")
-    return _finish([output], False, create_graph), _finish(result, inputs_tuple, create_graph)
+    return _product("vhp", func, inputs, v, create_graph, strict)
 
 
 def hvp(
     func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False
 ) -> tuple:
     """(func(*inputs), H v) for a function with one output element: the jvp of its gradient."""
-    inputs, inputs_tuple = _as_tuple("hvp", "inputs", inputs)
+    return _product("hvp", func, inputs, v, create_graph, strict)
+
+
+def _product(
+    name: str, func: Callable, inputs: Any, v: Any, create_graph: bool, strict: bool
+) -> tuple:
+    """What vjp, jvp, vhp and hvp share: (func(*inputs), the product `name` says), the product
+    nested as the inputs are (as the outputs are, for jvp)."""
+    inputs, inputs_tuple = _as_tuple(name, "inputs", inputs)
     with enable_grad():
         inputs = _prepare(inputs, create_graph)
-        output = _single_output("hvp", func(*inputs))
-        vs = _vectors("hvp", v, inputs, "the input is")
-        gradient = _vjp([output], inputs, [None], True, strict, "hvp")
-        result = _jvp(gradient, inputs, vs, create_graph, strict, "hvp")
-    return _finish([output], False, create_graph), _finish(result, inputs_tuple, create_graph)
+        if name in ("vjp", "jvp"):
+            outputs, outputs_tuple = _as_tuple(name, "outputs of the function", func(*inputs))
+        else:  # the Hessian products: of the gradient of a one-element function
+            outputs, outputs_tuple = (_single_output(name, func(*inputs)),), False
+        if name == "vjp":
+            vs = _vectors(name, v, outputs, "the function returns")
+            result = _vjp(outputs, inputs, vs, create_graph, strict, name)
+        elif name == "jvp":  # one product per output, not per input
+            vs = _vectors(name, v, inputs, "the input is")
+            result = _jvp(outputs, inputs, vs, create_graph, strict, name)
+            inputs_tuple = outputs_tuple
+        else:
+            vs = _vectors(name, v, inputs, "the input is")
+            gradient = _vjp(outputs, inputs, [None], True, strict, name)
+            product = _vjp if name == "vhp" else _jvp
+            result = product(gradient, inputs, vs, create_graph, strict, name)
+    return _finish(outputs, outputs_tuple, create_graph), _finish(
+        result, inputs_tuple, create_graph
+    )
 
 
 def jacobian(
