@@ -260,7 +260,6 @@ class Node:
     output_labels: tuple[str, ...] | None = None  # names an op gives its outputs, for pictures
     hooks: list | None = None  # hook(node, grads) called when backward reaches this node
     tensor_hooks: dict | None = None  # output index -> {key: hook}, from Tensor.register_hook
-    non_differentiable: tuple | None = None  # outputs forward marked: they get no graph
     materialize_grads = True  # False: backward gets None (not zeros) for outputs without grad
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at: str | None = None  # where the op was called, under anomaly detection
@@ -318,7 +317,7 @@ class Node:
 
         They come out not requiring grad; backward still gets a (zero) gradient for each.
         """
-        self.non_differentiable = outputs
+        marked[self] = outputs
 
     def set_materialize_grads(self, value: bool) -> None:
         """False: backward receives None, not zeros, for an output that received no gradient."""
@@ -448,6 +447,8 @@ class Function:
     and returns a Tensor or an ndarray (or a tuple of them); `backward(ctx, *grad_outputs)`
     returns one gradient per input (None where there is none), written with Tensor ops so that
     higher orders work. Every built-in primitive in `minigrad.ops` is a Function; so can yours be.
+    In forward, `ctx.mark_non_differentiable(...)` and `ctx.set_materialize_grads(False)` work as
+    PyTorch's.
     """
 
     @staticmethod
@@ -475,6 +476,9 @@ class Function:
                 state.enabled = False
                 try:
                     result = cls.forward(node, *inputs)
+                except BaseException:
+                    marked.pop(node, None)  # a forward that marked outputs, then failed
+                    raise
                 finally:
                     state.enabled = True
                 if type(result) is tuple:
@@ -488,7 +492,7 @@ class Function:
                     )
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
-                if node.non_differentiable is not None:
+                if marked:  # forward called ctx.mark_non_differentiable
                     _cut_marked(node, (result,), (output,))
                 return output
         result = cls.forward(_Unrecorded(), *inputs)
@@ -511,15 +515,20 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         )
     if state.anomaly:
         _check_forward(node, inputs, arrays)
-    if node.non_differentiable is not None:
+    if marked:
         _cut_marked(node, results, outputs)
     return outputs
 
 
+# node -> the outputs its forward marked non-differentiable, until Function.apply has cut them.
+# A dictionary beside the nodes, so that an op that marks nothing pays one global lookup.
+marked: dict[Node, tuple] = {}
+
+
 def _cut_marked(node: Node, results: tuple, outputs: tuple) -> None:
     """Outputs forward marked non-differentiable come out as constants (no grad_fn)."""
-    for marked in node.non_differentiable:  # type: ignore[union-attr]
-        found = [k for k, result in enumerate(results) if result is marked]
+    for output in marked.pop(node, ()):
+        found = [k for k, result in enumerate(results) if result is output]
         if not found:
             raise ValueError(
                 f"{node.fn.__name__}: mark_non_differentiable was given an object that forward "
