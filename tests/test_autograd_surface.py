@@ -470,6 +470,17 @@ def test_functional_create_graph_results_are_differentiable_like_torchs():
     assert not out.requires_grad and not g.requires_grad  # detached without create_graph
 
 
+def test_functional_ignores_hooks_on_the_inputs_themselves():
+    (x, tx) = pair([0.5, 1.5])
+    for t in (x, tx):
+        t.register_hook(lambda g: g * 100)
+    for create_graph in (False, True):
+        close(
+            AF.jacobian(lambda a: a**3, x, create_graph=create_graph),
+            TF.jacobian(lambda a: a**3, tx, create_graph=create_graph),
+        )
+
+
 def test_functional_strict_and_independent_inputs():
     (x, tx), (y, ty) = draws(4, (2,), (3,))
     nested_close(AF.jacobian(lambda a, b: a * 2, (x, y)), TF.jacobian(lambda a, b: a * 2, (tx, ty)))

@@ -249,10 +249,11 @@ def _as_tuple(name: str, what: str, value: Any) -> tuple[tuple, bool]:
 
 
 def _prepare(inputs: tuple, create_graph: bool) -> list[Tensor]:
-    """The tensors func is called on: under create_graph an input that requires grad itself
-    (so results stay differentiable with respect to it), otherwise a fresh leaf copy."""
+    """The tensors func is called on: under create_graph an alias of an input that requires grad
+    (so results stay differentiable with respect to it, and its own hooks stay out of the
+    derivatives, as PyTorch's view does), otherwise a fresh leaf copy."""
     return [
-        x if create_graph and x.requires_grad else Tensor(x.data, requires_grad=True)
+        x.reshape(x.shape) if create_graph and x.requires_grad else Tensor(x.data, True)
         for x in inputs
     ]
 
