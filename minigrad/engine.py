@@ -34,8 +34,8 @@ class Tensor:
     attached in one place there (`ops.install_tensor_methods`).
     """
 
-    # `_hooks` and `_grad_graph` stay unset (so free) until register_hook / create_graph use them.
-    __slots__ = ("data", "grad", "requires_grad", "_edge", "_hooks", "_grad_graph", "__weakref__")
+    # `_autograd` stays unset (so costs nothing) until a leaf hook or create_graph needs it.
+    __slots__ = ("data", "grad", "requires_grad", "_edge", "_autograd", "__weakref__")
     __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
 
     data: np.ndarray
@@ -129,9 +129,10 @@ class Tensor:
                 f"(shape {self.shape})"
             )
         if self._edge is None:  # a leaf: collect_grads runs its hooks on its summed gradient
-            hooks = getattr(self, "_hooks", None)
+            extras = autograd_extras(self)
+            hooks = extras.get("hooks")
             if hooks is None:
-                hooks = self._hooks = {}
+                hooks = extras["hooks"] = {}
                 key = id(self)
                 forget = lambda _, key=key, table=hooked_leaves: table.pop(key, None)  # noqa: E731
                 hooked_leaves[key] = weakref.ref(self, forget)
@@ -178,7 +179,7 @@ class Tensor:
     def grad_tensor(self) -> Tensor | None:
         """`.grad` as the differentiable Tensor that `backward(create_graph=True)` accumulated
         (None if `.grad` did not come from one); `.grad` itself stays a numpy array."""
-        graph = getattr(self, "_grad_graph", None)
+        graph = getattr(self, "_autograd", {}).get("grad_graph")
         if graph is None or self.grad is not graph[0]:  # none, or .grad was replaced since
             return None
         if not np.array_equal(graph[0], graph[1].data):
@@ -317,7 +318,8 @@ class Node:
 
         They come out not requiring grad; backward still gets a (zero) gradient for each.
         """
-        marked[self] = outputs
+        global marking
+        marked[self], marking = outputs, True
 
     def set_materialize_grads(self, value: bool) -> None:
         """False: backward receives None, not zeros, for an output that received no gradient."""
@@ -360,8 +362,17 @@ class RemovableHandle:
 
 
 # id(leaf) -> weakref, for each live leaf with hooks: while there is none, backward needs no
-# detour through collect_grads. (The hooks themselves are in the leaf's `_hooks`.)
+# detour through collect_grads. (The hooks themselves are in the leaf's `autograd_extras`.)
 hooked_leaves: dict[int, weakref.ref] = {}
+
+
+def autograd_extras(tensor: Tensor) -> dict:
+    """A tensor's rarely used autograd state, made on first use: its hooks (for a leaf) and the
+    gradient graph of `backward(create_graph=True)`. Kept on the tensor, so freed with it."""
+    extras = getattr(tensor, "_autograd", None)
+    if extras is None:
+        extras = tensor._autograd = {}
+    return extras
 
 
 def run_tensor_hooks(node: Node, grads: tuple) -> tuple:
@@ -477,7 +488,8 @@ class Function:
                 try:
                     result = cls.forward(node, *inputs)
                 except BaseException:
-                    marked.pop(node, None)  # a forward that marked outputs, then failed
+                    if marking:  # a forward that marked outputs, then failed
+                        _forget_marks(node)
                     raise
                 finally:
                     state.enabled = True
@@ -492,7 +504,7 @@ class Function:
                     )
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
-                if marked:  # forward called ctx.mark_non_differentiable
+                if marking:  # forward called ctx.mark_non_differentiable
                     _cut_marked(node, (result,), (output,))
                 return output
         result = cls.forward(_Unrecorded(), *inputs)
@@ -515,19 +527,28 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         )
     if state.anomaly:
         _check_forward(node, inputs, arrays)
-    if marked:
+    if marking:
         _cut_marked(node, results, outputs)
     return outputs
 
 
-# node -> the outputs its forward marked non-differentiable, until Function.apply has cut them.
-# A dictionary beside the nodes, so that an op that marks nothing pays one global lookup.
+# node -> the outputs its forward marked non-differentiable, until Function.apply has cut them;
+# `marking` says whether there are any, so that an op that marks nothing tests one global flag.
 marked: dict[Node, tuple] = {}
+marking = False
+
+
+def _forget_marks(node: Node) -> tuple:
+    """Take `node`'s marked outputs out of `marked`, lowering `marking` when none are left."""
+    global marking
+    outputs = marked.pop(node, ())
+    marking = bool(marked)
+    return outputs
 
 
 def _cut_marked(node: Node, results: tuple, outputs: tuple) -> None:
     """Outputs forward marked non-differentiable come out as constants (no grad_fn)."""
-    for output in marked.pop(node, ()):
+    for output in _forget_marks(node):
         found = [k for k, result in enumerate(results) if result is output]
         if not found:
             raise ValueError(
@@ -569,7 +590,7 @@ def accumulate_grad_graph(tensor: Tensor, grad: Tensor) -> None:
     finally:
         state.enabled = state_enabled
     tensor.grad = np.array(grad.data, copy=True)
-    tensor._grad_graph = (tensor.grad, grad)
+    autograd_extras(tensor)["grad_graph"] = (tensor.grad, grad)
 
 
 def run_backward(
@@ -679,7 +700,7 @@ def collect_grads(
         previous_mode, state.enabled = state.enabled, create_graph
         try:
             for entry in summed.values():
-                hooks = getattr(entry[0], "_hooks", None)
+                hooks = getattr(entry[0], "_autograd", {}).get("hooks")
                 if hooks:
                     entry[1] = apply_hooks(hooks, entry[1])
         finally:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from oracles import require
 
 import minigrad as mg
-from minigrad import nn
+from minigrad import engine, nn
 from minigrad.autograd import functional as AF
 from minigrad.autograd import once_differentiable
 
@@ -329,8 +329,17 @@ def test_mark_non_differentiable_refuses_an_object_forward_did_not_return():
             ctx.mark_non_differentiable(a.data.copy())
             return a.data * 2
 
+    class Failing(mg.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.mark_non_differentiable(a)
+            raise ArithmeticError("forward failed after marking")
+
     with pytest.raises(ValueError, match="Wrong: mark_non_differentiable"):
         Wrong.apply(mg.Tensor([1.0], requires_grad=True))
+    with pytest.raises(ArithmeticError, match="after marking"):  # its own error, not the mark's
+        Failing.apply(mg.Tensor([1.0], requires_grad=True))
+    assert not engine.marked and not engine.marking  # nothing left behind
 
 
 def test_set_materialize_grads_false_hands_backward_none():
