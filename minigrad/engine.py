@@ -406,7 +406,7 @@ def fill_retained_grads(node: Node, grads: tuple) -> None:
     """The hook retain_grad() adds: copy the gradient reaching each retained output to `.grad`."""
     for index, ref in (node.retained or {}).items():
         output = ref()
-        if output is not None:
+        if output is not None and grads[index] is not None:
             output.grad = np.array(grads[index].data, copy=True)
 
 
@@ -633,10 +633,7 @@ def run_backward(
             else:
                 grads = (slots[0],) if node.n_outputs == 1 else _filled(node, slots)
                 if node.hooks is not None or observers:
-                    for hook in (*(node.hooks or ()), *observers):
-                        replaced = hook(node, grads)
-                        if replaced is not None:  # a tensor hook changed a gradient
-                            grads = replaced
+                    grads = _visit(node, grads, observers)
                 input_grads = _call_backward(node, grads)
             for edge, input_grad in zip(node.edges, input_grads):
                 if edge is None:
@@ -726,9 +723,24 @@ def _add_to(pending: dict, node: Node, index: int, grad: Tensor, create_graph: b
         slots[index] = _tensor(np.asarray(previous.data + grad.data), None)
 
 
-def _filled(node: Node, slots: list) -> tuple:
-    """The gradient of every output of `node`: zeros for an output that received none."""
-    if not node.materialize_grads:  # ctx.set_materialize_grads(False): None stays None
+def _visit(node: Node, grads: tuple, observers: tuple) -> tuple:
+    """Run the node's hooks, which may replace gradients (`register_hook`), then the observers
+    (`debug.trace`, `grad()`), which see zeros where `set_materialize_grads(False)` left None."""
+    for hook in node.hooks or ():
+        replaced = hook(node, grads)
+        if replaced is not None:
+            grads = replaced
+    if observers:
+        shown = grads if node.materialize_grads else _filled(node, list(grads), True)
+        for observer in observers:
+            observer(node, shown)
+    return grads
+
+
+def _filled(node: Node, slots: list, materialize: bool = False) -> tuple:
+    """The gradient of every output of `node`: zeros for an output that received none (unless
+    its Function asked for None there, with `ctx.set_materialize_grads(False)`)."""
+    if not (materialize or node.materialize_grads):
         return tuple(slots)
     return tuple(
         _tensor(np.zeros(shape, dtype), None) if g is None else g

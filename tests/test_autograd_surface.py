@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from oracles import require
 
 import minigrad as mg
-from minigrad import engine, nn
+from minigrad import debug, engine, nn
 from minigrad.autograd import functional as AF
 from minigrad.autograd import once_differentiable
 
@@ -357,9 +357,13 @@ def test_set_materialize_grads_false_hands_backward_none():
             return g1 * 2
 
     a = mg.Tensor([1.0, 3.0], requires_grad=True)
-    Two.apply(a)[0].sum().backward()
+    first, second = Two.apply(a)
+    second.retain_grad()
+    with debug.trace(print_table=False) as trace:  # the trace sees zeros; backward gets None
+        first.sum().backward()
     assert received == [None]
     np.testing.assert_array_equal(a.grad, [2.0, 2.0])
+    assert [row.op for row in trace.rows] == ["Sum", "Two"] and second.grad is None
 
 
 class NumpySquare(mg.Function):
