@@ -1,6 +1,6 @@
 """minigrad: a small reverse-mode autograd library on numpy, written to be read."""
 
-from . import debug, nn, optim, viz
+from . import autograd, debug, nn, optim, viz
 from .autograd import grad
 from .compiler import CompileError, compile
 from .engine import Function, Node, Tensor, from_numpy
@@ -51,6 +51,7 @@ __all__ = [
     "Tensor",
     "abs",
     "add",
+    "autograd",
     "broadcast_to",
     "clamp",
     "clip",
