@@ -14,7 +14,6 @@ checks in `checks.py`, and `grad()` in `autograd/`.
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Union
@@ -133,31 +132,6 @@ class Tensor:
                 node.add_hook(fill_retained_grads)  # type: ignore[union-attr]
             node.retained[index] = weakref.ref(self)  # type: ignore[union-attr]
 
-    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
-        """Call `hook(grad)` with the gradient reaching this tensor in backward (a leaf's summed
-        over its uses); a Tensor it returns replaces that gradient. `.remove()` the handle to stop.
-        """
-        if not self.requires_grad:
-            raise RuntimeError(
-                f"register_hook: cannot register a hook on a tensor that does not require grad "
-                f"(shape {self.shape})"
-            )
-        if self._edge is None:  # a leaf: collect_grads runs its hooks on its summed gradient
-            extras = autograd_extras(self)
-            hooks = extras.get("hooks")
-            if hooks is None:
-                hooks = extras["hooks"] = {}
-                key = id(self)
-                forget = lambda _, key=key, table=hooked_leaves: table.pop(key, None)  # noqa: E731
-                hooked_leaves[key] = weakref.ref(self, forget)
-        else:  # an op's output: its node runs the hooks before its backward (run_tensor_hooks)
-            node, index = self._edge
-            if node.tensor_hooks is None:  # type: ignore[union-attr]
-                node.tensor_hooks = {}  # type: ignore[union-attr]
-                node.hooks = [run_tensor_hooks, *(node.hooks or ())]  # type: ignore[union-attr]
-            hooks = node.tensor_hooks.setdefault(index, {})  # type: ignore[union-attr]
-        return RemovableHandle(hooks, hook)
-
     def backward(
         self,
         gradient: Any = None,
@@ -174,34 +148,9 @@ class Tensor:
         if inputs is None and not hooked_leaves and not create_graph:
             run_backward([self], [gradient], retain_graph, create_graph)
             return
-        if inputs is not None:
-            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-            if not inputs:
-                raise RuntimeError("backward: the inputs argument cannot be empty")
-            for index, t in enumerate(inputs):
-                if not t.requires_grad:
-                    raise RuntimeError(
-                        f"backward: inputs[{index}] (shape {t.shape}) does not require grad"
-                    )
-        found = collect_grads([self], [gradient], inputs, retain_graph, create_graph)
-        accumulate = accumulate_grad_graph if create_graph else accumulate_grad
-        for tensor, grad in found:
-            if grad is not None:
-                accumulate(tensor, grad)
+        from .autograd.hooks import backward_collected  # the rarer path: hooks, create_graph
 
-    @property
-    def grad_tensor(self) -> Tensor | None:
-        """`.grad` as the differentiable Tensor that `backward(create_graph=True)` accumulated
-        (None if `.grad` did not come from one); `.grad` itself stays a numpy array."""
-        graph = getattr(self, "_autograd", {}).get("grad_graph")
-        if graph is None or self.grad is not graph[0]:  # none, or .grad was replaced since
-            return None
-        if not np.array_equal(graph[0], graph[1].data):
-            raise RuntimeError(
-                f"grad_tensor: .grad (shape {self.shape}) was changed in place after "
-                f"backward(create_graph=True), so its graph no longer matches it"
-            )
-        return graph[1]
+        backward_collected(self, gradient, retain_graph, create_graph, inputs)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
@@ -373,64 +322,21 @@ class Node:
         return f"<{self.fn.__name__} node>"
 
 
-class RemovableHandle:
-    """What `register_hook` returns: `remove()` takes the hook off (also a context manager)."""
-
-    keys = itertools.count()
-
-    def __init__(self, hooks: dict, hook: Callable) -> None:
-        self.hooks, self.key = hooks, next(self.keys)
-        hooks[self.key] = hook
-
-    def remove(self) -> None:
-        self.hooks.pop(self.key, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.remove()
-
-
 # id(leaf) -> weakref, for each live leaf with hooks: while there is none, backward needs no
 # detour through collect_grads. (The hooks themselves are in the leaf's `autograd_extras`.)
 hooked_leaves: dict[int, weakref.ref] = {}
 
 
-def autograd_extras(tensor: Tensor) -> dict:
+def autograd_extras(tensor: Tensor, create: bool = True) -> dict:
     """A tensor's rarely used autograd state, made on first use: its hooks (for a leaf) and the
-    gradient graph of `backward(create_graph=True)`. Kept on the tensor, so freed with it."""
+    gradient graph of `backward(create_graph=True)` (minigrad/autograd/hooks.py). Kept on the
+    tensor, so freed with it; `create=False` only looks (an empty dict if there is none)."""
     extras = getattr(tensor, "_autograd", None)
     if extras is None:
+        if not create:
+            return {}
         extras = tensor._autograd = {}
     return extras
-
-
-def run_tensor_hooks(node: Node, grads: tuple) -> tuple:
-    """The node hook `register_hook` puts first: each output's hooks may replace its gradient."""
-    grads = list(grads)
-    for index, hooks in node.tensor_hooks.items():  # type: ignore[union-attr]
-        if grads[index] is not None:
-            grads[index] = apply_hooks(hooks, grads[index])
-    return tuple(grads)
-
-
-def apply_hooks(hooks: dict, grad: Tensor) -> Tensor:
-    """Run a tensor's hooks in order, each on the previous one's result; check replacements."""
-    for hook in tuple(hooks.values()):
-        result = hook(grad)
-        if result is None:
-            continue
-        if not isinstance(result, Tensor):
-            result = _tensor(np.asarray(result), None)
-        if result.shape != grad.shape or result.dtype != grad.dtype:
-            raise RuntimeError(
-                f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
-                f"{result.shape} and dtype {result.dtype}; it must keep the gradient's shape "
-                f"{grad.shape} and dtype {grad.dtype}"
-            )
-        grad = result
-    return grad
 
 
 def fill_retained_grads(node: Node, grads: tuple) -> None:
@@ -639,23 +545,6 @@ def accumulate_grad(leaf: Tensor, grad: Tensor) -> None:
         leaf.grad += grad.data
 
 
-def accumulate_grad_graph(tensor: Tensor, grad: Tensor) -> None:
-    """Where backward(create_graph=True) puts gradients: `.grad` gets the values, `grad_tensor`
-    the differentiable sum (a `.grad` from an ordinary backward counts as a constant)."""
-    previous = tensor.grad_tensor
-    state = current()
-    state_enabled, state.enabled = state.enabled, True
-    try:
-        if previous is not None:
-            grad = previous + grad
-        elif tensor.grad is not None:
-            grad = from_numpy(np.array(tensor.grad, copy=True)) + grad
-    finally:
-        state.enabled = state_enabled
-    tensor.grad = np.array(grad.data, copy=True)
-    autograd_extras(tensor)["grad_graph"] = (tensor.grad, grad)
-
-
 def run_backward(
     outputs: Sequence[Tensor],
     seeds: Sequence[Any],
@@ -720,60 +609,6 @@ def run_backward(
                 node.release()  # free (and unlock) what forward saved, as soon as possible
     finally:
         state.enabled = previous_mode
-
-
-def collect_grads(
-    outputs: Sequence[Tensor],
-    seeds: Sequence[Any],
-    inputs: Sequence[Tensor] | None,
-    retain_graph: bool | None,
-    create_graph: bool,
-) -> list[tuple[Tensor, Tensor | None]]:
-    """(tensor, gradient) for each of `inputs` (None where none reached it), or for every leaf
-    reached if `inputs` is None: what `grad()` returns and `backward(inputs=)` accumulates.
-
-    A leaf's shares are summed over the walk and its hooks run once on the sum (as PyTorch's
-    AccumulateGrad); a non-leaf's gradient is taken when it reaches its node, after its hooks.
-    """
-    leaves = None if inputs is None else {id(t) for t in inputs if t._edge is None}
-    summed: dict[int, list] = {}  # id(leaf) -> [leaf, its gradient so far]
-    wanted = {t._edge: None for t in inputs or () if t._edge is not None}  # edge -> its gradient
-
-    def collect_leaf(leaf: Tensor, grad: Tensor) -> None:
-        if leaves is None or id(leaf) in leaves:
-            entry = summed.get(id(leaf))
-            if entry is None:
-                summed[id(leaf)] = [leaf, grad]
-            else:
-                entry[1] = entry[1] + grad  # recorded under create_graph, as the walk's sums
-
-    def collect_output(node: Node, grads: tuple) -> None:
-        for index, grad in enumerate(grads):
-            if (node, index) in wanted:
-                wanted[(node, index)] = grad
-
-    state = current()
-    observers = state.observers
-    if wanted:
-        state.observers = (*observers, collect_output)
-    try:
-        run_backward(outputs, seeds, retain_graph, create_graph, collect_leaf)
-    finally:
-        state.observers = observers
-    if hooked_leaves:
-        previous_mode, state.enabled = state.enabled, create_graph
-        try:
-            for entry in summed.values():
-                hooks = getattr(entry[0], "_autograd", {}).get("hooks")
-                if hooks:
-                    entry[1] = apply_hooks(hooks, entry[1])
-        finally:
-            state.enabled = previous_mode
-    if inputs is None:
-        return [(leaf, grad) for leaf, grad in summed.values()]
-    return [
-        (t, summed.get(id(t), (t, None))[1] if t._edge is None else wanted[t._edge]) for t in inputs
-    ]
 
 
 def _add_to(pending: dict, node: Node, index: int, grad: Tensor, create_graph: bool) -> None:

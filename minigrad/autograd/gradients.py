@@ -1,6 +1,6 @@
 """`grad()`: gradients returned instead of accumulated into `.grad`, as `torch.autograd.grad`.
 
-The walk is the engine's (`engine.collect_grads`, which `backward(inputs=)` shares): leaves'
+The walk is the engine's, run by `hooks.collect_grads` (which `backward(inputs=)` shares): leaves'
 gradients are summed aside instead of added to `.grad`, and an observer picks up the gradient
 reaching each requested non-leaf tensor. This file checks the arguments and the result.
 """
@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .. import checks
-from ..engine import Tensor, collect_grads, from_numpy
+from ..engine import Tensor, from_numpy
+from .hooks import collect_grads
 
 
 def grad(
