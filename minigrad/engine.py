@@ -69,6 +69,7 @@ class Tensor:
     reshape: Callable[..., Tensor]
     transpose: Callable[..., Tensor]
     broadcast_to: Callable[..., Tensor]
+    size: Callable[..., Any]  # size() is the shape, as PyTorch's; numel() counts the elements
     T: Tensor
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -79,7 +80,6 @@ class Tensor:
 
     shape = property(lambda self: self.data.shape, doc="Shape of the data, as numpy's.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
     dtype = property(lambda self: self.data.dtype, doc="numpy dtype: float32 or float64.")
     is_leaf = property(lambda self: self._edge is None, doc="True unless an op produced it.")
 
@@ -108,6 +108,12 @@ class Tensor:
         """A tensor sharing this data but cut off from the graph: gradients stop here."""
         return from_numpy(self.data)
 
+    def detach_(self) -> Tensor:
+        """Cut this tensor off from the graph in place (it becomes a leaf); returns it."""
+        self._edge = None
+        self.requires_grad = False
+        return self
+
     def retain_grad(self) -> None:
         """Ask backward to fill `.grad` of this non-leaf tensor too."""
         if self._edge is not None:
@@ -122,7 +128,7 @@ class Tensor:
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`; `gradient` seeds non-scalars."""
         if gradient is None:
-            if self.size != 1:
+            if self.data.size != 1:
                 raise checks.implicit_seed("backward", self.shape)
             gradient = np.ones_like(self.data)
         run_backward([self], [gradient], retain_graph, create_graph)

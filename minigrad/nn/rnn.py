@@ -243,7 +243,7 @@ class _Layers(Module):
             )
         transposed = x.ndim == 3 and self.batch_first
         if transposed:
-            x = x.transpose(1, 0, 2)  # (B, T, I) -> (T, B, I)
+            x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I)
         if x.shape[0] == 0:
             raise ValueError(f"{name}: the input sequence is empty (shape {x.shape})")
         shape = (self.num_layers,) + x.shape[1:-1] + (self.hidden_size,)
@@ -266,7 +266,7 @@ class _Layers(Module):
                 outputs.append(state[0])  # a layer's output at t is its h_t
             x = stack(outputs)  # (T, [B,] H): the next layer's input
             finals.append(state)
-        output = x.transpose(1, 0, 2) if transposed else x  # back to (B, T, H)
+        output = x.transpose(0, 1) if transposed else x  # back to (B, T, H)
         return output, tuple(stack(parts) for parts in zip(*finals))
 
     def extra_repr(self) -> str:

@@ -1,8 +1,10 @@
 """The primitive operations: each a `Function` whose derivative sits right under its forward.
 
-One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu), `reductions.py`
-(sum, max, mean, broadcasting), `shape.py` (reshape, transpose, indexing, concatenate/split,
-stack/unstack), `linalg.py` (matmul, linear); `operands.py` turns Python values into Tensors.
+One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu, casts, sin/cos,
+PyTorch's activations, masked_fill), `reductions.py` (sum, max/min, mean, var/std, prod, cumsum,
+logsumexp/softmax, broadcasting), `shape.py` (reshape, transpose/permute, indexing and gather,
+concatenate/split/chunk, stack/unstack), `linalg.py` (matmul, linear, einsum); `operands.py` turns
+Python values (and `dim=`/`axis=` arguments) into what the primitives take.
 Every backward is written with Tensor ops, so the engine can record it (`create_graph=True`) and
 second derivatives come for free. Below, Tensor's operators and methods are attached to these
 primitives, all in one place.
@@ -15,7 +17,10 @@ from typing import Any
 from ..engine import Function, Tensor
 from .elementwise import (
     Add,
+    Copy,
+    Cos,
     Div,
+    Erf,
     Exp,
     Log,
     Maximum,
@@ -25,26 +30,64 @@ from .elementwise import (
     Relu,
     Sigmoid,
     SigmoidGrad,
+    Sign,
+    Sin,
+    Softplus,
     Sub,
     Tanh,
     TanhGrad,
     Where,
     add,
+    cos,
     div,
+    erf,
     exp,
+    gelu,
+    leaky_relu,
     log,
+    masked_fill,
     maximum,
     mul,
     pow,
+    reciprocal,
     relu,
     sigmoid,
+    sign,
+    silu,
+    sin,
+    softplus,
+    square,
     sub,
     tanh,
+    to,
     where,
 )
-from .linalg import Linear, MatMul, linear, matmul
+from .linalg import Einsum, Linear, MatMul, einsum, linear, matmul
 from .operands import constant, lift, pair
-from .reductions import BroadcastTo, Max, Sum, SumTo, broadcast_to, max, mean, sum, sum_to
+from .reductions import (
+    BroadcastTo,
+    Cumsum,
+    Max,
+    Prod,
+    Sum,
+    SumTo,
+    ValuesIndices,
+    argmax,
+    argmin,
+    broadcast_to,
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    softmax,
+    std,
+    sum,
+    sum_to,
+    var,
+)
 from .shape import (
     Concatenate,
     Index,
@@ -54,12 +97,23 @@ from .shape import (
     Stack,
     Transpose,
     Unstack,
+    cat,
+    chunk,
     concatenate,
+    expand,
+    flatten,
+    gather,
     getitem,
+    index_select,
+    permute,
     reshape,
     split,
+    split_sizes,
+    squeeze,
     stack,
+    swapdims,
     transpose,
+    unsqueeze,
     unstack,
 )
 
@@ -84,8 +138,59 @@ def install_tensor_methods() -> None:
     T.__ge__ = lambda self, other: self.data >= _array(other)
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
     T.sum, T.max, T.mean = sum, max, mean
-    T.reshape, T.transpose, T.broadcast_to = reshape, transpose, broadcast_to
+    T.reshape, T.broadcast_to = reshape, broadcast_to
     T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")  # type: ignore[assignment]
+    # PyTorch's surface. Where PyTorch and numpy differ, the method follows PyTorch
+    # (`transpose(dim0, dim1)`, `split(sizes)`) and the module-level function numpy.
+    T.float = lambda self: to(self, "float32")
+    T.double = lambda self: to(self, "float64")
+    T.to, T.astype = to, to
+    T.clone = lambda self: Copy.apply(self, self.dtype)
+    T.contiguous = lambda self: self if self.data.flags.c_contiguous else self.clone()
+    T.tolist = lambda self: self.data.tolist()
+    T.numel = lambda self: self.data.size
+    T.dim = lambda self: self.data.ndim
+    T.size = _size
+    T.requires_grad_ = _requires_grad_
+    T.view, T.flatten, T.squeeze, T.unsqueeze = reshape, flatten, squeeze, unsqueeze
+    T.permute, T.transpose, T.swapdims, T.expand = permute, _transpose, swapdims, expand
+    T.chunk, T.split = chunk, split_sizes
+    T.gather, T.index_select, T.masked_fill = gather, index_select, masked_fill
+    T.min, T.argmax, T.argmin, T.prod, T.cumsum = min, argmax, argmin, prod, cumsum
+    T.var, T.std, T.logsumexp, T.softmax, T.log_softmax = var, std, logsumexp, softmax, log_softmax
+    T.square, T.reciprocal, T.sign, T.sin, T.cos, T.erf = square, reciprocal, sign, sin, cos, erf
+
+
+def _size(self: Tensor, dim: int | None = None) -> Any:
+    """The shape (as PyTorch's `size()`, a tuple), or the length of axis `dim`."""
+    if dim is None:
+        return self.data.shape
+    if not isinstance(dim, int):
+        raise TypeError(f"size: dim must be an int, got {dim!r}")
+    if not -self.data.ndim <= dim < self.data.ndim:
+        raise IndexError(f"size: dim {dim} is out of range for a tensor of shape {self.shape}")
+    return self.data.shape[dim]
+
+
+def _requires_grad_(self: Tensor, requires_grad: bool = True) -> Tensor:
+    """Turn gradient tracking of this leaf on (or off) in place; returns the tensor."""
+    if not self.is_leaf and not requires_grad:
+        raise RuntimeError(
+            "requires_grad_: only a leaf's flag can be turned off; use detach() to get a tensor "
+            "of the same data outside the graph"
+        )
+    self.requires_grad = bool(requires_grad)
+    return self
+
+
+def _transpose(self: Tensor, *dims: Any) -> Tensor:
+    """PyTorch's Tensor.transpose(dim0, dim1): swap two axes."""
+    if len(dims) != 2:
+        raise TypeError(
+            f"Tensor.transpose(dim0, dim1) swaps two axes, as in PyTorch; got {dims}. To reorder "
+            f"all the axes use permute(*dims) (or minigrad.transpose(t, *axes), numpy's)"
+        )
+    return swapdims(self, *dims)
 
 
 def _binary(fn: type[Function]) -> tuple:
@@ -110,7 +215,12 @@ __all__ = [
     "Add",
     "BroadcastTo",
     "Concatenate",
+    "Copy",
+    "Cos",
+    "Cumsum",
     "Div",
+    "Einsum",
+    "Erf",
     "Exp",
     "Index",
     "IndexAdd",
@@ -122,10 +232,14 @@ __all__ = [
     "Mul",
     "Neg",
     "Pow",
+    "Prod",
     "Relu",
     "Reshape",
     "Sigmoid",
     "SigmoidGrad",
+    "Sign",
+    "Sin",
+    "Softplus",
     "Split",
     "Stack",
     "Sub",
@@ -135,35 +249,70 @@ __all__ = [
     "TanhGrad",
     "Transpose",
     "Unstack",
+    "ValuesIndices",
     "Where",
     "add",
+    "argmax",
+    "argmin",
     "broadcast_to",
+    "cat",
+    "chunk",
     "concatenate",
     "constant",
+    "cos",
+    "cumsum",
     "div",
+    "einsum",
+    "erf",
     "exp",
+    "expand",
+    "flatten",
+    "gather",
+    "gelu",
     "getitem",
+    "index_select",
     "install_tensor_methods",
+    "leaky_relu",
     "lift",
     "linear",
     "log",
+    "log_softmax",
+    "logsumexp",
+    "masked_fill",
     "matmul",
     "max",
     "maximum",
     "mean",
+    "min",
     "mul",
     "pair",
+    "permute",
     "pow",
+    "prod",
+    "reciprocal",
     "relu",
     "reshape",
     "sigmoid",
+    "sign",
+    "silu",
+    "sin",
+    "softmax",
+    "softplus",
     "split",
+    "split_sizes",
+    "square",
+    "squeeze",
     "stack",
+    "std",
     "sub",
     "sum",
     "sum_to",
+    "swapdims",
     "tanh",
+    "to",
     "transpose",
+    "unsqueeze",
     "unstack",
+    "var",
     "where",
 ]
