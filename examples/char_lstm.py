@@ -13,7 +13,9 @@ model that knows nothing scores log2(vocabulary size), about 5.75 bits on the bu
 
 The checkpoint (.npz, loaded with allow_pickle=False) holds the model's state_dict, Adam's
 moments and step, the carried hidden state and the vocabulary (as code points), so `--resume`
-continues exactly where training stopped.
+continues exactly where training stopped. It is written to a temporary file and renamed, so an
+interrupted save keeps the previous one; a checkpoint that does not check out (config, step,
+vocabulary, shapes, finite Adam moments) is refused with one line saying why.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import math
 import os
 import sys
 import time
+import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +39,7 @@ from common import DEFAULT_OUT, Progress
 import minigrad as mg
 from minigrad import nn, optim
 from minigrad.nn import functional as F
+from minigrad.nn.serialization import save_npz
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 DEFAULTS = dict(cell="lstm", hidden=128, embed=32, steps=450, seq_len=48, batch=32, lr=4e-3)
@@ -97,7 +101,9 @@ def bits_per_char(model: CharModel, data: np.ndarray, seq_len: int) -> float:
             y = data[:, start + 1 : start + seq_len + 1].T
             x = x[: len(y)]
             logits, state = model(x, state)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), "sum")
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"
+            )
             total, count = total + loss.item(), count + y.size
     return total / count / math.log(2)
 
@@ -130,15 +136,25 @@ def sample(
 
 # --- Checkpoints ------------------------------------------------------------------------------
 
+CONFIG_INTS = ("hidden", "embed", "seq_len", "batch")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, with the reason (printed as one line, not a traceback)."""
+
 
 def save_checkpoint(
     path: Path, model: CharModel, optimizer: optim.Adam, step: int, state, vocab, config
 ) -> None:
-    """Everything as plain arrays: np.load(path, allow_pickle=False) reads it back."""
+    """Everything as plain arrays: np.load(path, allow_pickle=False) reads it back.
+
+    Written to a temporary file beside `path` and renamed over it (`save_npz`), so a failed or
+    interrupted save never destroys the previous checkpoint.
+    """
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
     names = dict((id(p), n) for n, p in model.named_parameters())
     for p in optimizer.params:
-        moments = optimizer.state[id(p)]
+        moments = optimizer.state.get(id(p))  # none before the first step
         if moments:
             arrays[f"adam/{names[id(p)]}/exp_avg"] = moments["exp_avg"]
             arrays[f"adam/{names[id(p)]}/exp_avg_sq"] = moments["exp_avg_sq"]
@@ -149,36 +165,124 @@ def save_checkpoint(
     arrays["vocab"] = np.array([ord(ch) for ch in vocab], dtype=np.int32)
     for key in ("cell", "dtype"):
         arrays[f"config/{key}"] = np.array(config[key])
-    for key in ("hidden", "embed", "seq_len", "batch"):
+    for key in CONFIG_INTS:
         arrays[f"config/{key}"] = np.array(int(config[key]))
     arrays["config/lr"] = np.array(float(config["lr"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+    save_npz(path, arrays)
 
 
 def load_checkpoint(path: Path) -> dict:
+    """The checkpoint's arrays, after checking its config, step and vocabulary."""
     if not path.exists():
         sys.exit(f"no checkpoint at {path}: train first (python examples/char_lstm.py)")
-    with np.load(path, allow_pickle=False) as archive:
-        return {key: archive[key] for key in archive.files}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            checkpoint = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"not a readable .npz checkpoint ({error})") from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError("not an .npz checkpoint (a single array)")
+    check_config(checkpoint)
+    return checkpoint
+
+
+def scalar(checkpoint: dict, key: str, kind: str) -> np.ndarray:
+    """checkpoint[key], which must be a single value of numpy kind `kind` ('i', 'f' or 'U')."""
+    if key not in checkpoint:
+        raise CheckpointError(f"'{key}' is missing")
+    value = checkpoint[key]
+    kinds, what = {"i": ("iu", "integer"), "f": ("fiu", "number"), "U": ("U", "string")}[kind]
+    if value.shape != () or value.dtype.kind not in kinds:
+        raise CheckpointError(f"'{key}' should be a single {what}, not {value.dtype} {value.shape}")
+    return value
+
+
+def check_config(checkpoint: dict) -> None:
+    """Config, step and vocabulary: present, of the right type and in range."""
+    cell = scalar(checkpoint, "config/cell", "U").item()
+    if cell not in CELLS:
+        raise CheckpointError(f"config/cell is {cell!r}, not one of {sorted(CELLS)}")
+    dtype = scalar(checkpoint, "config/dtype", "U").item()
+    if dtype not in ("float32", "float64"):
+        raise CheckpointError(f"config/dtype is {dtype!r}, not float32 or float64")
+    for key in CONFIG_INTS:
+        if scalar(checkpoint, f"config/{key}", "i").item() < 1:
+            raise CheckpointError(f"config/{key} is {checkpoint[f'config/{key}'].item()}, not >= 1")
+    lr = scalar(checkpoint, "config/lr", "f").item()
+    if not (math.isfinite(lr) and lr > 0):
+        raise CheckpointError(f"config/lr is {lr}, not a positive number")
+    step = scalar(checkpoint, "step", "i").item()
+    if step < 0:
+        raise CheckpointError(f"step is {step}, not >= 0")
+    vocab = checkpoint.get("vocab")
+    if vocab is None or vocab.ndim != 1 or vocab.dtype.kind not in "iu" or vocab.size == 0:
+        raise CheckpointError("the vocabulary ('vocab') should be a non-empty 1-D integer array")
+    if np.any(vocab < 0) or np.any(vocab > sys.maxunicode) or len(np.unique(vocab)) != vocab.size:
+        raise CheckpointError("the vocabulary has repeated or invalid character codes")
 
 
 def restore(checkpoint: dict, model: CharModel, optimizer: optim.Adam | None) -> tuple:
-    """Load the model (and Adam's moments); return (step, carried state)."""
-    model.load_state_dict(
-        {k[len("model/") :]: v for k, v in checkpoint.items() if k.startswith("model/")}
-    )
+    """Load the model (and Adam's moments, checked); return (step, carried state)."""
+    try:
+        model.load_state_dict(
+            {k[len("model/") :]: v for k, v in checkpoint.items() if k.startswith("model/")}
+        )
+    except RuntimeError as error:  # its list of problems, on one line
+        message = str(error).replace(", because of\n  ", ", because of: ").replace("\n  ", "; ")
+        raise CheckpointError(message) from None
+    params = dict(model.named_parameters())
+    adam_names = {key.split("/")[1] for key in checkpoint if key.startswith("adam/")}
+    if adam_names - set(params):
+        raise CheckpointError(
+            f"Adam state for unknown parameters {sorted(adam_names - set(params))}"
+        )
+    moments = {name: check_moments(checkpoint, name, params[name]) for name in sorted(adam_names)}
+    state = []
+    for i in range(2):
+        if f"state/{i}" in checkpoint:
+            state.append(checked_state(checkpoint, f"state/{i}", model))
     if optimizer is not None:
-        for name, p in model.named_parameters():
-            if f"adam/{name}/step" in checkpoint:
-                optimizer.state[id(p)] = {
-                    "step": int(checkpoint[f"adam/{name}/step"]),
-                    "exp_avg": checkpoint[f"adam/{name}/exp_avg"],
-                    "exp_avg_sq": checkpoint[f"adam/{name}/exp_avg_sq"],
-                }
-    state = [mg.Tensor(checkpoint[f"state/{i}"]) for i in range(2) if f"state/{i}" in checkpoint]
+        for name, p in params.items():
+            if name in moments:
+                optimizer.state[id(p)] = moments[name]
     return int(checkpoint["step"]), (tuple(state) or None)
+
+
+def check_moments(checkpoint: dict, name: str, parameter: mg.Tensor) -> dict:
+    """Adam's state for one parameter: a step >= 1 and finite moments of its shape and dtype."""
+    step = scalar(checkpoint, f"adam/{name}/step", "i").item()
+    if step < 1:
+        raise CheckpointError(f"adam/{name}/step is {step}, not >= 1")
+    state = {"step": int(step)}
+    for moment in ("exp_avg", "exp_avg_sq"):
+        key = f"adam/{name}/{moment}"
+        if key not in checkpoint:
+            raise CheckpointError(f"'{key}' is missing")
+        value = checkpoint[key]
+        if value.shape != parameter.shape or value.dtype != parameter.dtype:
+            raise CheckpointError(
+                f"'{key}' is {value.dtype} {value.shape}, the parameter {parameter.dtype} "
+                f"{parameter.shape}"
+            )
+        if not np.all(np.isfinite(value)) or (moment == "exp_avg_sq" and np.any(value < 0)):
+            raise CheckpointError(f"'{key}' has non-finite or impossible (negative) values")
+        state[moment] = value
+    return state
+
+
+def checked_state(checkpoint: dict, key: str, model: CharModel) -> mg.Tensor:
+    """The carried hidden (or cell) state: finite, (1, batch, hidden), in the model's dtype."""
+    value = checkpoint[key]
+    dtype = model.head.weight.dtype
+    hidden = model.head.weight.shape[1]
+    if value.ndim != 3 or value.shape[0] != 1 or value.shape[2] != hidden or value.dtype != dtype:
+        raise CheckpointError(
+            f"'{key}' is {value.dtype} {value.shape}, not {dtype} (1, batch, {hidden})"
+        )
+    if not np.all(np.isfinite(value)):
+        raise CheckpointError(f"'{key}' has non-finite values")
+    return mg.Tensor(value)
 
 
 # --- Main -------------------------------------------------------------------------------------
@@ -224,6 +328,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    try:
+        run(args)
+    except CheckpointError as error:
+        sys.exit(f"cannot use the checkpoint {args.checkpoint}: {error}")
+
+
+def run(args: argparse.Namespace) -> None:
+    """Train (or, with --sample, only generate), as the parsed arguments say."""
     checkpoint = load_checkpoint(args.checkpoint) if (args.resume or args.sample) else None
     if checkpoint is not None:  # the checkpoint decides the model; conflicting flags are errors
         for key in ("cell", "hidden", "embed", "dtype"):

@@ -202,7 +202,7 @@ class Node:
     out_shape: tuple = ()  # the output's shape and dtype: what its gradient must have
     out_dtype: Any = None
     output_meta: tuple = ()  # (shape, dtype) of each output, kept instead when there are several
-    output_labels: tuple[str, ...] | None = None  # names an op gives its outputs, for pictures
+    output_labels: Sequence[str] | None = None  # names an op gives its outputs, for pictures
     hooks: list | None = None  # hook(node, grads) called when backward reaches this node
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at: str | None = None  # where the op was called, under anomaly detection

@@ -148,14 +148,32 @@ def split_arguments(text: str) -> list[str]:
     return [p for p in [*pieces, current.strip()] if p]
 
 
+def parameter_problems(label: str, obj: object, arguments: str) -> list[str]:
+    """Each documented parameter of `obj` must exist, and a documented default be the real one."""
+    import inspect
+
+    import numpy as np
+
+    parameters = inspect.signature(obj).parameters
+    problems = []
+    for piece in split_arguments(arguments):
+        name, _, default = piece.lstrip("*").partition("=")
+        name = name.strip()
+        if name not in parameters:
+            problems.append(f"{label}: no parameter {name!r}")
+        elif default:
+            actual = parameters[name].default
+            documented = eval(default, {"np": np})  # noqa: S307 - our own docs
+            if actual is inspect.Parameter.empty or actual != documented:
+                problems.append(f"{label}: {name} defaults to {actual!r}, not {default}")
+    return problems
+
+
 def test_split_arguments() -> None:
     assert split_arguments('a, b=(1, 2), *shape, c="x,y"') == ["a", "b=(1, 2)", "*shape", 'c="x,y"']
 
 
 def test_api_entries_exist_with_the_documented_parameters_and_defaults() -> None:
-    import inspect
-
-    import numpy as np
 
     problems = []
     entries = ENTRY.findall(API.read_text(encoding="utf-8"))
@@ -166,19 +184,8 @@ def test_api_entries_exist_with_the_documented_parameters_and_defaults() -> None
         except (ImportError, AttributeError):
             problems.append(f"{dotted} does not exist")
             continue
-        if not arguments:
-            continue
-        parameters = inspect.signature(obj).parameters
-        for piece in split_arguments(arguments):
-            name, _, default = piece.lstrip("*").partition("=")
-            name = name.strip()
-            if name not in parameters:
-                problems.append(f"{dotted}: no parameter {name!r}")
-            elif default:
-                actual = parameters[name].default
-                documented = eval(default, {"np": np})  # noqa: S307 - our own docs
-                if actual is inspect.Parameter.empty or actual != documented:
-                    problems.append(f"{dotted}: {name} defaults to {actual!r}, not {default}")
+        if arguments:
+            problems += parameter_problems(dotted, obj, arguments)
     assert not problems, "docs/api.md is out of date:\n" + "\n".join(problems)
 
 

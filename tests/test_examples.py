@@ -125,6 +125,104 @@ def test_char_lstm_refuses_flags_that_contradict_the_checkpoint(
     assert missing.returncode != 0 and "no checkpoint at" in missing.stderr
 
 
+def resume_from(checkpoint: dict, tmp_path: Path) -> str:
+    """Run `char_lstm --resume` in-process from these arrays; the one-line exit message."""
+    import char_lstm
+
+    path = tmp_path / "edited.npz"
+    np.savez(path, **checkpoint)
+    with pytest.raises(SystemExit) as info:
+        char_lstm.main(["--smoke", "--resume", "--steps", "1", "--checkpoint", str(path)])
+    message = info.value.code
+    assert isinstance(message, str) and "\n" not in message
+    assert message.startswith(f"cannot use the checkpoint {path}: ")
+    return message
+
+
+def spoiled(key: str, value) -> callable:
+    return lambda c: c.__setitem__(key, np.asarray(value))
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda c: c.pop("config/hidden"), "'config/hidden' is missing"),
+        (spoiled("config/cell", "transformer"), "config/cell is 'transformer'"),
+        (spoiled("config/hidden", 2.5), "'config/hidden' should be a single integer"),
+        (spoiled("config/lr", float("nan")), "config/lr is nan"),
+        (spoiled("step", -3), "step is -3, not >= 0"),
+        (lambda c: c.__setitem__("vocab", c["vocab"][[0, 0, 1]]), "vocabulary has repeated"),
+        (spoiled("model/head.weight", np.zeros((2, 2), np.float32)), "shape mismatch for 'head."),
+        (spoiled("adam/head.bias/exp_avg", np.zeros(3, np.float32)), "'adam/head.bias/exp_avg' is"),
+        (spoiled("adam/head.bias/step", 0), "adam/head.bias/step is 0, not >= 1"),
+        (lambda c: c["adam/embed.weight/exp_avg_sq"].flat.__setitem__(0, np.nan), "non-finite"),
+        (lambda c: c.pop("adam/head.bias/exp_avg"), "'adam/head.bias/exp_avg' is missing"),
+        (spoiled("state/0", np.zeros((1, 8, 5), np.float32)), "'state/0' is float32 (1, 8, 5)"),
+    ],
+    ids=[
+        "missing-config",
+        "cell",
+        "hidden-type",
+        "lr",
+        "step",
+        "vocab",
+        "model-shape",
+        "adam-shape",
+        "adam-step",
+        "adam-nan",
+        "adam-missing",
+        "state",
+    ],
+)
+def test_char_lstm_resume_refuses_a_bad_checkpoint_in_one_line(
+    smoke_run: tuple[Path, str], tmp_path: Path, edit, reason: str
+) -> None:
+    out, _ = smoke_run
+    checkpoint = load(out / "char_lstm.npz")
+    edit(checkpoint)
+    assert reason in resume_from(checkpoint, tmp_path)
+
+
+def test_char_lstm_unreadable_checkpoint_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "char_lstm.npz"
+    path.write_bytes(b"not a checkpoint at all")
+    result = run_example("char_lstm.py", "--smoke", "--resume", "--out", str(tmp_path), check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "not a readable .npz checkpoint" in result.stderr and str(path) in result.stderr
+
+
+def test_char_lstm_save_that_fails_part_way_keeps_the_previous_checkpoint(
+    smoke_run: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import char_lstm
+
+    out, _ = smoke_run
+    path = tmp_path / "char_lstm.npz"
+    path.write_bytes((out / "char_lstm.npz").read_bytes())
+    good = path.read_bytes()
+    vocab = sorted(set(common_corpus()))
+    model = char_lstm.CharModel(len(vocab), 4, 6, "gru", "float64")
+    config = dict(cell="gru", dtype="float64", hidden=6, embed=4, seq_len=5, batch=2, lr=0.1)
+    real_write, calls = np.lib.format.write_array, []
+
+    def write_then_fail(fp, array, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            fp.write(b"\x93NUMPY partial")
+            raise OSError("No space left on device")
+        return real_write(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_then_fail)
+    optimizer = mg.optim.Adam(model.parameters())
+    with pytest.raises(OSError, match="No space left"):
+        char_lstm.save_checkpoint(path, model, optimizer, 0, None, vocab, config)
+    assert path.read_bytes() == good and sorted(os.listdir(tmp_path)) == ["char_lstm.npz"]
+    monkeypatch.undo()
+    char_lstm.save_checkpoint(path, model, optimizer, 0, None, vocab, config)
+    assert load(path)["config/cell"].item() == "gru"
+
+
 # --- gradient_flow and long_range ------------------------------------------------------------
 
 

@@ -202,3 +202,133 @@ def test_non_tensor_arguments_and_several_outputs():
     assert gradcheck(lambda a, n: mg.split(a * a, n), [a, 2])
     with pytest.raises(GradcheckError):
         gradcheck(lambda a, n: (Square.apply(a), SquareOffByOnePercent.apply(a) * n), [a, 2])
+
+
+# --- No silent passes: non-finite values, non-determinism, mutated inputs ---------------------
+
+
+class SquareNanBackward(Square):
+    """x^2 whose backward returns NaN: a check must never pass it."""
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * constant(np.full(a.shape, np.nan), a.dtype)
+
+
+class SquareInfBackward(Square):
+    """x^2 whose backward is +inf at the last element only."""
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        spoiled = np.where(np.arange(a.numel()).reshape(a.shape) == a.numel() - 1, np.inf, 0.0)
+        return grad_output * 2 * a + constant(spoiled, a.dtype)
+
+
+class Sqrt(Function):
+    """sqrt with the right derivative: finite differences step below 0 near 0 and get NaN."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(a.data)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / (2 * a**0.5)
+
+
+def test_a_nan_backward_is_caught_with_both_values():
+    with pytest.raises(GradcheckError, match=r"analytical nan, numerical 2\.0"):
+        gradcheck(SquareNanBackward.apply, [x([1.0, 2.0])])
+
+
+def test_an_inf_on_either_side_is_caught():
+    with pytest.raises(GradcheckError, match=r"input index \(2,\).*analytical inf"):
+        gradcheck(SquareInfBackward.apply, [x([1.0, 2.0, 3.0])])
+    near_overflow = x([1.0, 709.78271289])  # exp(x) is finite, exp(x + eps) is not
+    with np.errstate(over="ignore"):
+        with pytest.raises(GradcheckError, match=r"input index \(1,\).*numerical inf"):
+            gradcheck(lambda a: a.exp(), [near_overflow])
+
+
+def test_a_nan_numerical_derivative_is_caught_and_explained():
+    a = x([4.0, 1e-7])  # sqrt(1e-7 - 1e-6) is NaN
+    with pytest.raises(GradcheckError, match=r"input index \(1,\).*numerical nan.*not finite"):
+        gradcheck(Sqrt.apply, [a])
+    assert gradcheck(Sqrt.apply, [x([4.0, 0.5])])
+
+
+def test_a_non_finite_second_derivative_is_caught():
+    class CubeNanSecondDerivative(Cube):
+        @staticmethod
+        def backward(ctx, grad_output):
+            (a,) = ctx.saved_tensors
+            return grad_output * 3 * a * a + 0 * (a * constant(np.full(a.shape, np.nan), a.dtype))
+
+    with pytest.raises(GradcheckError):
+        gradcheck(CubeNanSecondDerivative.apply, [x([0.5, 2.0])])
+    with pytest.raises(GradcheckError, match="gradgradcheck.*nan"):
+        gradgradcheck(Cube.apply, [x([0.5, 2.0])], [x([np.nan, 1.0])])
+
+
+def test_a_non_deterministic_function_is_reported_as_such():
+    rng = np.random.default_rng(0)
+    noisy = lambda a: a * (1 + 1e-3 * rng.standard_normal())
+    with pytest.raises(GradcheckError, match="not deterministic") as info:
+        gradcheck(noisy, [x([1.0, 2.0])])
+    assert "numerical" not in str(info.value)  # no meaningless huge finite difference
+    with pytest.raises(GradcheckError, match="gradgradcheck: .*not deterministic"):
+        gradgradcheck(noisy, [x([1.0, 2.0])])
+    tiny = lambda a: a * (1 + 1e-14 * rng.standard_normal())
+    assert gradcheck(tiny, [x([1.0, 2.0])], nondet_tol=1e-12)
+
+
+def test_a_non_deterministic_backward_is_reported_as_such():
+    rng = np.random.default_rng(0)
+
+    class NoisyBackward(Square):
+        @staticmethod
+        def backward(ctx, grad_output):
+            (a,) = ctx.saved_tensors
+            return grad_output * 2 * a * (1 + 1e-9 * rng.standard_normal())
+
+    with pytest.raises(GradcheckError, match="backward.*not deterministic"):
+        gradcheck(NoisyBackward.apply, [x([1.0, 2.0])])
+    assert gradcheck(NoisyBackward.apply, [x([1.0, 2.0])], nondet_tol=1e-6)
+
+
+def test_a_function_that_mutates_its_input_is_caught_and_the_input_restored():
+    def bumps_in_place(a):
+        a.data[0] += 1.0  # the derivative is still right, but the input changes under the check
+        return a * 2
+
+    a = x([1.0, 2.0])
+    with pytest.raises(GradcheckError, match=r"changed input 0 in place.*index \(0,\)"):
+        gradcheck(bumps_in_place, [a])
+    np.testing.assert_array_equal(a.data, [1.0, 2.0])
+
+    def rebinds(a, b):
+        b.data = b.data * 0
+        return a * b
+
+    a, b = x([1.0, 2.0]), x([3.0, 4.0])
+    with pytest.raises(GradcheckError, match="changed input 1"):
+        gradcheck(rebinds, [a, b])
+    np.testing.assert_array_equal(b.data, [3.0, 4.0])
+    with pytest.raises(GradcheckError, match="gradgradcheck: .*changed input 0"):
+        gradgradcheck(bumps_in_place, [x([1.0, 2.0])])
+
+
+def test_raise_exception_false_returns_false_instead():
+    a = x([1.0, 2.0, 3.0])
+    assert gradcheck(SquareOffByOnePercent.apply, [a], raise_exception=False) is False
+    assert gradcheck(SquareNanBackward.apply, [a], raise_exception=False) is False
+    assert gradcheck(Square.apply, [a], raise_exception=False) is True
+    assert gradgradcheck(CubeWrongSecondDerivative.apply, [a], raise_exception=False) is False
+    assert gradgradcheck(Cube.apply, [a], raise_exception=False) is True
+    with pytest.raises(ValueError, match="requires grad"):  # misuse still raises
+        gradcheck(Square.apply, [x([1.0], requires_grad=False)], raise_exception=False)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad import nn, optim
 from minigrad.nn import functional as F
+from minigrad.testing import check_cell
 
 sizes = st.integers(1, 6)
 small = st.integers(1, 3)
@@ -70,6 +71,44 @@ def test_lstm_cell_gradcheck(data, batch, input_size, hidden_size, bias, seed):
     h = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
     c = drawn_tensor(data.draw, lead(batch) + (hidden_size,))
     assert mg.gradcheck(lambda x, h, c, *ps: cell(x, (h, c)), [x, h, c, *cell.parameters()])
+
+
+CELLS = {
+    "RNNCell": lambda dtype, rng: nn.RNNCell(3, 4, dtype=dtype, rng=rng),
+    "RNNCell-relu": lambda dtype, rng: nn.RNNCell(3, 4, nonlinearity="relu", dtype=dtype, rng=rng),
+    "RNNCell-nobias": lambda dtype, rng: nn.RNNCell(3, 4, bias=False, dtype=dtype, rng=rng),
+    "LSTMCell": lambda dtype, rng: nn.LSTMCell(3, 4, dtype=dtype, rng=rng),
+    "LSTMCell-forget_bias": lambda dtype, rng: nn.LSTMCell(
+        3, 4, dtype=dtype, rng=rng, forget_bias=1
+    ),
+    "GRUCell": lambda dtype, rng: nn.GRUCell(3, 4, dtype=dtype, rng=rng),
+    "GRUCell-nobias": lambda dtype, rng: nn.GRUCell(3, 4, bias=False, dtype=dtype, rng=rng),
+}
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_every_cell_passes_check_cell(kind):
+    """Unrolled by nn.Recurrent: gradients, dtypes, state shapes and padding (minigrad.testing)."""
+    check_cell(CELLS[kind], input_size=3, max_examples=10)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTMCell, nn.LSTM])
+def test_forget_bias_raises_the_forget_block_of_the_biases_and_nothing_else(cls):
+    options = {"num_layers": 2, "bidirectional": True} if cls is nn.LSTM else {}
+    plain, opened = cls(3, 4, rng=7, **options), cls(3, 4, rng=7, forget_bias=1.5, **options)
+    hidden, changed = 4, 0
+    for (name, p), (_, q) in zip(plain.named_parameters(), opened.named_parameters()):
+        if not name.startswith("bias_hh"):  # the same draws: weights and bias_ih untouched
+            np.testing.assert_array_equal(q.data, p.data)
+            continue
+        changed += 1
+        rise = q.data - p.data
+        np.testing.assert_allclose(rise[hidden : 2 * hidden], 1.5, rtol=1e-15)  # rows [H, 2H): f
+        np.testing.assert_array_equal(np.delete(rise, np.s_[hidden : 2 * hidden]), 0.0)
+    assert changed == (4 if cls is nn.LSTM else 1)  # every layer and direction
+    assert "forget_bias=1.5" in repr(opened)
+    f32 = cls(3, 4, rng=7, forget_bias=1.0, dtype=np.float32, **options)
+    assert all(p.dtype == np.float32 for p in f32.parameters())
 
 
 def test_lstm_cell_matches_the_equations_written_in_numpy():
@@ -342,12 +381,19 @@ def test_learns_to_echo_a_bit_from_three_steps_ago(cls):
 # --- float32 end to end ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
-def test_float32_end_to_end(cls):
-    layer = cls(3, 4, num_layers=2, dtype=np.float32, rng=0)
+def test_float32_end_to_end(cls, packed):
+    options = {"bidirectional": True, "dropout": 0.5} if packed else {}
+    layer = cls(3, 4, num_layers=2, dtype=np.float32, rng=0, **options)
     assert all(p.dtype == np.float32 for p in layer.parameters())
     x = mg.Tensor(np.ones((5, 2, 3)), requires_grad=True, dtype=np.float32)
-    output, state = layer(x)
+    if packed:
+        sequence = nn.utils.pack_padded_sequence(x, [3, 5], enforce_sorted=False)
+        output, state = layer(sequence)
+        output = nn.utils.pad_packed_sequence(output, padding_value=1.0, total_length=6)[0]
+    else:
+        output, state = layer(x)
     states = state if isinstance(state, tuple) else (state,)
     assert output.dtype == np.float32 and all(s.dtype == np.float32 for s in states)
     loss = output.sum() + sum(s.sum() for s in states)
@@ -438,11 +484,15 @@ def test_layers_reject_mismatched_state_shapes():
         lstm(x, np.zeros((1, 5, 2)))
 
 
-def test_unsupported_options_raise_clearly():
-    with pytest.raises(NotImplementedError, match="LSTM: dropout"):
-        nn.LSTM(3, 2, num_layers=2, dropout=0.5)
-    with pytest.raises(NotImplementedError, match="GRU: bidirectional"):
-        nn.GRU(3, 2, bidirectional=True)
+def test_bad_options_raise_clearly():
+    with pytest.raises(ValueError, match=r"LSTM: dropout must be a probability in \[0, 1\]"):
+        nn.LSTM(3, 2, num_layers=2, dropout=1.5)
+    with pytest.warns(UserWarning, match="GRU: dropout=0.5 acts between layers"):
+        nn.GRU(3, 2, dropout=0.5)
+    with pytest.raises(ValueError, match="LSTMCell: forget_bias=1.0 needs bias=True"):
+        nn.LSTMCell(3, 2, bias=False, forget_bias=1.0)
+    with pytest.raises(TypeError, match="LSTM: forget_bias must be a number"):
+        nn.LSTM(3, 2, forget_bias="1")
     with pytest.raises(ValueError, match="RNN: nonlinearity must be 'tanh' or 'relu'"):
         nn.RNN(3, 2, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="LSTM: num_layers must be a positive integer"):

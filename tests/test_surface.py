@@ -370,6 +370,20 @@ def test_view_ops_gradients(case, data):
     check_derivatives(lambda a: a.unsqueeze(dim).squeeze(), [a], second=False)
     check_derivatives(lambda a: a.permute(*order).flatten(), [a], second=False)
     check_derivatives(lambda a: a.unsqueeze(0).expand(2, *a.shape), [a], second=False)
+    if a.ndim:
+        first, second = data.draw(st.integers(0, a.ndim - 1)), data.draw(st.integers(0, a.ndim - 1))
+        check_derivatives(lambda a: a.transpose(first, second).view(-1), [a], second=False)
+
+
+@given(data=st.data())
+def test_max_and_min_along_a_dim_gradients(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    a = Tensor(distinct(*shape), requires_grad=True)
+    dim = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    keepdim = data.draw(st.booleans())
+    check_derivatives(lambda a: a.max(dim, keepdim).values, [a])
+    check_derivatives(lambda a: mg.min(a, dim=dim, keepdim=keepdim)[0], [a])
+    check_derivatives(lambda a: a.min(axis=dim) * a.max(), [a])
 
 
 # --- reductions ------------------------------------------------------------------------------
@@ -434,6 +448,15 @@ def test_max_along_dim_sends_the_gradient_to_the_first_maximum_as_torch():
     x = mg.tensor(a, requires_grad=True)
     x.max(axis=1).sum().backward()  # numpy's amax: ties share
     np.testing.assert_allclose(x.grad, [[0, 0.5, 0.5], [0.5, 0.5, 0]])
+
+
+def test_indices_are_whole_numbers_that_a_float32_tensor_can_hold():
+    small = mg.tensor(np.array([[1.0, 5.0, 2.0]], np.float32))
+    assert small.argmax(1).dtype == np.float32 and small.max(dim=1).indices.tolist() == [1.0]
+    big = mg.from_numpy(np.zeros(2**24 + 2, np.float32))
+    big.data[-1] = 1
+    found = big.argmax()
+    assert found.dtype == np.float64 and found.item() == 2**24 + 1  # float32 would round it
 
 
 def test_logsumexp_is_finite_for_large_and_infinite_inputs():
@@ -615,6 +638,29 @@ def test_einsum_matches_torch(equation, shapes_):
     )
     inputs = [mg.tensor(x, requires_grad=True) for x in arrays]
     check_derivatives(lambda *ts: mg.einsum(equation, list(ts)), inputs)
+
+
+@given(sizes=st.lists(st.integers(1, 3), min_size=4, max_size=4), data=st.data())
+def test_einsum_gradients_on_drawn_sizes(sizes, data):
+    b, i, j, k = sizes
+    equation, shapes_ = data.draw(
+        st.sampled_from(
+            [
+                ("bij,bjk->bik", [(b, i, j), (b, j, k)]),
+                ("ij,kj,k->i", [(i, j), (k, j), (k,)]),
+                ("iij->j", [(i, i, j)]),
+                ("bi,bi->b", [(b, i), (b, i)]),
+            ]
+        )
+    )
+    inputs = [Tensor(arr(*s), requires_grad=True) for s in shapes_]
+    np.testing.assert_allclose(
+        mg.einsum(equation, *inputs).data,
+        np.einsum(equation, *[t.data for t in inputs]),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    check_derivatives(lambda *ts: mg.einsum(equation, *ts), inputs)
 
 
 # --- argument errors -------------------------------------------------------------------------

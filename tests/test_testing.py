@@ -1,5 +1,5 @@
-"""minigrad.testing: the strategies produce what they promise; check_gradients passes correct
-ops and fails wrong ones."""
+"""minigrad.testing: the strategies produce what they promise; check_gradients and check_cell
+pass correct ops and cells and fail wrong ones."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad import Function, GradcheckError, Tensor
+from minigrad import Function, GradcheckError, Tensor, nn
 from minigrad.ops import constant
 from minigrad.testing import (
     broadcastable_shapes,
+    check_cell,
     check_gradients,
     mutually_broadcastable_shapes,
     shapes,
@@ -226,9 +227,10 @@ def test_check_gradients_honours_max_examples_and_tolerances():
         calls.append(a.shape)
         return a * 2
 
-    # A 0-d input costs 3 evaluations per example: gradcheck's own, then two differences.
+    # A 0-d input costs 4 evaluations per example: gradcheck's own and its repeat (to see that
+    # fn is deterministic), then two differences.
     check_gradients(double, tensors(shape=()), max_examples=3)
-    assert 3 <= len(calls) <= 9
+    assert 4 <= len(calls) <= 12
     # A loose tolerance lets the 5% error through; the default one does not (test above).
     check_gradients(SoftplusWrong.apply, tensors(), rtol=0.1, max_examples=5)
 
@@ -236,3 +238,81 @@ def test_check_gradients_honours_max_examples_and_tolerances():
 def test_check_gradients_needs_strategies():
     with pytest.raises(ValueError, match="strategy"):
         check_gradients(mg.exp)
+
+
+# --- check_cell ------------------------------------------------------------------------------
+
+
+class PeepholeCell(nn.Module):
+    """An LSTM cell whose gates also see the cell state (peepholes), written to the protocol.
+
+    `broken` plants the bugs check_cell must catch: "data" computes the peephole terms on
+    c.data (no gradient through them), "detach" cuts the recurrence at h, "float64" makes its
+    zero state float64, "mixes rows" lets batch rows see each other, "drops batch" returns an
+    unbatched state.
+    """
+
+    def __init__(self, input_size, hidden_size, dtype, rng, broken=None):
+        super().__init__()
+        self.hidden_size, self.broken = hidden_size, broken
+        draw = lambda *shape: nn.Parameter(rng.uniform(-0.5, 0.5, shape), dtype=dtype)
+        self.weight_ih = draw(4 * hidden_size, input_size)
+        self.weight_hh = draw(4 * hidden_size, hidden_size)
+        self.bias = draw(4 * hidden_size)
+        self.peephole = draw(3, hidden_size)  # c -> i, c -> f, c' -> o
+
+    def forward(self, x, state=None):
+        if state is None:
+            dtype = np.float64 if self.broken == "float64" else x.dtype
+            zeros = Tensor(np.zeros(x.shape[:-1] + (self.hidden_size,)), dtype=dtype)
+            state = (zeros, zeros)
+        h, c = state
+        if self.broken == "detach":
+            h = h.detach()
+        seen = c.data if self.broken == "data" else c
+        gates = mg.linear(x, self.weight_ih, self.bias) + mg.linear(h, self.weight_hh)
+        i, f, g, o = mg.split(gates, 4, axis=-1)
+        p_i, p_f, p_o = mg.unstack(self.peephole)
+        i, f = (i + p_i * seen).sigmoid(), (f + p_f * seen).sigmoid()
+        c = f * c + i * g.tanh()
+        h = (o + p_o * c).sigmoid() * c.tanh()
+        if self.broken == "mixes rows":
+            h = h + 0.1 * h.mean(axis=0, keepdims=True)
+        if self.broken == "drops batch":
+            h, c = h.sum(axis=0), c.sum(axis=0)
+        return h, c
+
+
+def peephole(broken=None):
+    return lambda dtype, rng: PeepholeCell(3, 2, dtype, rng, broken)
+
+
+def test_check_cell_passes_a_correct_cell_of_the_users_own():
+    check_cell(peephole(), input_size=3, max_examples=15)
+
+
+@pytest.mark.parametrize("broken", ["data", "detach"])
+def test_check_cell_catches_a_broken_gradient_path(broken):
+    with pytest.raises(GradcheckError, match="disagrees"):
+        check_cell(peephole(broken), 3, max_batch=2, max_steps=3, dtypes=(np.float64,))
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ("float64", "float32 must stay float32"),
+        ("mixes rows", "padded steps changed|its own sequence"),
+        ("drops batch", "each must be"),
+    ],
+)
+def test_check_cell_catches_protocol_and_dtype_violations(broken, message):
+    # float32 only: no gradcheck, so the many examples (and the shrinking) stay cheap
+    with pytest.raises(AssertionError, match=message):
+        check_cell(
+            peephole(broken), 3, max_batch=2, max_steps=2, dtypes=(np.float32,), max_examples=100
+        )
+
+
+def test_check_cell_rejects_bad_dtypes():
+    with pytest.raises(TypeError, match="check_cell: dtypes must be float32 or float64"):
+        check_cell(peephole(), input_size=3, dtypes=(np.int64,))

@@ -337,3 +337,20 @@ def test_trace_reports_the_gradients_of_all_outputs_together() -> None:
     np.testing.assert_allclose(row.grad_norm, expected)
     np.testing.assert_allclose(row.grad_max, max(np.abs(p.data).max(), np.abs(q.data).max(), 1))
     assert "3 x (2, 2)" in t.table()
+
+
+def test_an_lstm_step_draws_its_gates_as_i_f_g_o() -> None:
+    cell = mg.nn.LSTMCell(3, 2, rng=0)
+    h, c = cell(mg.Tensor(np.ones((1, 3)), requires_grad=True))
+    dot = viz.to_dot(h)
+    labels = re.findall(r'label=" ([ifgo]) \(1, 2\)"', dot)
+    assert sorted(labels) == ["f", "g", "i", "o"]
+    assert "[0]" not in dot  # pieces are named, not numbered
+
+
+def test_split_labels_must_name_every_piece() -> None:
+    x = mg.Tensor(np.ones(4), requires_grad=True)
+    a, b = mg.split(x, 2, labels="ab")
+    assert a.grad_fn.output_labels == "ab"
+    with pytest.raises(ValueError, match="split: 3 labels for 2 pieces"):
+        mg.split(x, 2, labels="abc")

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor
-from ..ops import linear
+from ..ops import linear, where
 from . import init
+from .functional import class_indices
 from .module import Module, Parameter, as_input
 
 
@@ -29,6 +30,11 @@ class Linear(Module):
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        for name, size in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+                raise TypeError(f"Linear: {name} must be an integer, got {size!r}")
+            if size < 0:
+                raise ValueError(f"Linear: {name} must be >= 0, got {size}")
         dtype = init.check_dtype(dtype, "Linear")
         generator = init.generator(rng)
         self.in_features, self.out_features = in_features, out_features
@@ -48,7 +54,10 @@ class Linear(Module):
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Embedding(Module):
@@ -56,34 +65,54 @@ class Embedding(Module):
 
     The lookup is plain integer-array indexing, so its gradient scatter-adds into the rows used
     (a repeated id gets the sum of its gradients). weight is drawn from N(0, 1), as in PyTorch.
+    With `padding_idx`, that row starts at zero and never receives a gradient (a padding token
+    stays put), as in PyTorch; a negative `padding_idx` counts from the end.
     """
 
     def __init__(
         self,
         num_embeddings: int,
         embedding_dim: int,
+        padding_idx: int | None = None,
         dtype: Any = np.float64,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
         dtype = init.check_dtype(dtype, "Embedding")
+        if padding_idx is not None:
+            if not isinstance(padding_idx, (int, np.integer)) or isinstance(padding_idx, bool):
+                raise TypeError(
+                    f"Embedding: padding_idx must be an int or None, got {padding_idx!r} (the "
+                    f"third positional argument is padding_idx, as in PyTorch; pass dtype= by "
+                    f"keyword)"
+                )
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx={padding_idx} is out of range for "
+                    f"num_embeddings={num_embeddings}"
+                )
+            padding_idx = int(padding_idx) % num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        shape = (num_embeddings, embedding_dim)
-        self.weight = Parameter(init.normal(shape, dtype, init.generator(rng)))
+        self.padding_idx = padding_idx
+        weight = init.normal((num_embeddings, embedding_dim), dtype, init.generator(rng))
+        if padding_idx is not None:
+            weight[padding_idx] = 0
+        self.weight = Parameter(weight)
 
     def forward(self, ids: Any) -> Tensor:
-        ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
-        if ids.dtype.kind == "f" and np.array_equal(ids, np.round(ids)):
-            ids = ids.astype(np.intp)  # a Tensor of ids holds floats; whole numbers are fine
-        if ids.dtype.kind not in "iu":
-            raise TypeError(f"Embedding: ids must be integers, got an array of dtype {ids.dtype}")
-        bad = (ids < 0) | (ids >= self.num_embeddings)
-        if bad.any():
-            raise IndexError(
-                f"Embedding: id {ids[bad].flat[0]} is out of range for num_embeddings="
-                f"{self.num_embeddings} (ids must be in [0, {self.num_embeddings - 1}])"
-            )
-        return self.weight[ids]
+        ids = class_indices(
+            ids,
+            self.num_embeddings,
+            "Embedding",
+            "id",
+            bound=f"num_embeddings={self.num_embeddings}",
+        )
+        rows = self.weight[ids]
+        if self.padding_idx is None:
+            return rows
+        used = (ids != self.padding_idx)[..., None]
+        return where(used, rows, rows.detach())  # the same values; no gradient to the padding row
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"

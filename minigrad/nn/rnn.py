@@ -27,64 +27,84 @@ matmul pair computes all four pre-activations and `split` cuts them apart::
 
 The sequence layers (`RNN`, `LSTM`, `GRU`) reuse each cell's `step`, which takes the input
 projection `linear(x, W_ih, b_ih)` = `x @ W_ih.T + b_ih` ready-made: a layer computes it for all
-time steps in one matmul, then loops over time doing only the recurrent half.
+time steps in one matmul, then loops over time doing only the recurrent half, with the package's
+one loop over time, `recurrent.unroll` (which also masks the padded steps of a packed batch).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..engine import Tensor
-from ..ops import linear, split, stack, unstack
+from ..ops import concatenate, linear, split, stack
+from . import functional as F
 from . import init
 from .module import Module, Parameter, as_input
+from .recurrent import time_major, unroll
 
 
 class _Cell(Module):
-    """What the three cells share: parameters, initialisation and input checks."""
+    """What the three cells share: parameters, initialisation, input checks and `forward`.
 
-    gates = 1  # how many weight blocks are stacked in weight_ih / weight_hh
+    A subclass sets `gates` (how many weight blocks are stacked in weight_ih / weight_hh),
+    `state_names` (("h",), or ("h", "c") for the LSTM) and writes `step`.
+    """
+
+    gates = 1
+    state_names: tuple[str, ...] = ("h",)
 
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         bias: bool = True,
+        *,
         dtype: Any = np.float64,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size)
-        dtype = init.check_dtype(dtype, name)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        generator, rows = init.generator(rng), self.gates * hidden_size
-        uniform = lambda *shape: Parameter(  # noqa: E731
-            init.uniform(shape, 1 / math.sqrt(hidden_size), dtype, generator)
+        _add_weights(
+            self,
+            "",
+            gates=self.gates,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            bias=bias,
+            dtype=init.check_dtype(dtype, name),
+            generator=init.generator(rng),
         )
-        self.weight_ih = uniform(rows, input_size)
-        self.weight_hh = uniform(rows, hidden_size)
-        self.bias_ih = uniform(rows) if bias else None
-        self.bias_hh = uniform(rows) if bias else None
 
-    def _input(self, x: Any) -> Tensor:
-        x = as_input(x, self.weight_ih.dtype, type(self).__name__)
+    def forward(self, x: Any, hx: Any = None) -> Any:
+        """One step: the new state (h', or (h', c') for the LSTM) from x and the state hx."""
+        name = type(self).__name__
+        x = as_input(x, self.weight_ih.dtype, name)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(
-                f"{type(self).__name__}: expected input of shape (batch, {self.input_size}) or "
+                f"{name}: expected input of shape (batch, {self.input_size}) or "
                 f"({self.input_size},) (input_size={self.input_size}), got {x.shape}"
             )
-        return x
-
-    def _project(self, x: Tensor) -> Tensor:
-        return linear(x, self.weight_ih, self.bias_ih)  # W_ih x + b_ih
-
-    def _state(self, x: Tensor, hx: Any, name: str) -> Tensor:
         shape = x.shape[:-1] + (self.hidden_size,)
-        return _checked_state(type(self).__name__, name, hx, shape, self.weight_ih.dtype)
+        parts = _state_parts(name, hx, self.state_names)
+        state = _as_state(
+            [
+                _checked_state(name, which, given, shape, x.dtype)
+                for which, given in zip(self.state_names, parts)
+            ]
+        )
+        x_proj = linear(x, self.weight_ih, self.bias_ih)  # W_ih x + b_ih
+        return self.step(x_proj, state, self.weight_hh, self.bias_hh)
+
+    def step(self, x_proj: Tensor, state: Any, weight_hh: Tensor, bias_hh: Tensor | None) -> Any:
+        """One step, given the input projection x_proj = W_ih x + b_ih; returns the new state."""
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
@@ -99,25 +119,18 @@ class RNNCell(_Cell):
         hidden_size: int,
         bias: bool = True,
         nonlinearity: str = "tanh",
+        *,
         dtype: Any = np.float64,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         _check_nonlinearity("RNNCell", nonlinearity)
-        super().__init__(input_size, hidden_size, bias, dtype, rng)
+        super().__init__(input_size, hidden_size, bias=bias, dtype=dtype, rng=rng)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x: Any, hx: Any = None) -> Tensor:
-        x = self._input(x)
-        h = self._state(x, hx, "h")
-        return self.step(self._project(x), h, self.weight_hh, self.bias_hh, self.nonlinearity)
-
-    @staticmethod
-    def step(
-        x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, nonlinearity: str
-    ) -> Tensor:
+    def step(self, x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
         """One step, given the input projection x_proj = W_ih x + b_ih."""
         a = x_proj + linear(h, weight_hh, bias_hh)  # a = W_ih x + b_ih + W_hh h + b_hh
-        return a.tanh() if nonlinearity == "tanh" else a.relu()  # h' = tanh(a)  (or relu(a))
+        return a.tanh() if self.nonlinearity == "tanh" else a.relu()  # h' = tanh(a)  (or relu(a))
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else f", nonlinearity='{self.nonlinearity}'"
@@ -128,21 +141,37 @@ class LSTMCell(_Cell):
     """Long short-term memory cell (gate order i, f, g, o). `cell(x, (h, c)) -> (h', c')`."""
 
     gates = 4
+    state_names = ("h", "c")
 
-    def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x = self._input(x)
-        h, c = _unpack_pair(type(self).__name__, hx)
-        state = self._state(x, h, "h"), self._state(x, c, "c")
-        return self.step(self._project(x), state, self.weight_hh, self.bias_hh)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: Any = np.float64,
+        rng: int | np.random.Generator | None = None,
+        forget_bias: float = 0.0,
+    ) -> None:
+        _check_forget_bias("LSTMCell", forget_bias, bias)
+        super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
+        self.forget_bias = _open_forget_gates(self, forget_bias)
 
-    @staticmethod
+    def extra_repr(self) -> str:
+        extra = f", forget_bias={self.forget_bias}" if self.forget_bias else ""
+        return super().extra_repr() + extra
+
     def step(
-        x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor, bias_hh: Tensor | None
+        self,
+        x_proj: Tensor,
+        state: tuple[Tensor, Tensor],
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
     ) -> tuple[Tensor, Tensor]:
         """One step, given the input projection x_proj = W_ih x + b_ih (all four gates)."""
         h, c = state
         gates = x_proj + linear(h, weight_hh, bias_hh)  # W_ih x + b_ih + W_hh h + b_hh
-        i, f, g, o = split(gates, 4, axis=-1)  # the four blocks, in PyTorch's order
+        i, f, g, o = split(gates, 4, axis=-1, labels="ifgo")  # the four blocks, PyTorch's order
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()  # i,f,o = sigmoid, g = tanh
         c = f * c + i * g  # c' = f * c + i * g
         h = o * c.tanh()  # h' = o * tanh(c')
@@ -154,13 +183,7 @@ class GRUCell(_Cell):
 
     gates = 3
 
-    def forward(self, x: Any, hx: Any = None) -> Tensor:
-        x = self._input(x)
-        h = self._state(x, hx, "h")
-        return self.step(self._project(x), h, self.weight_hh, self.bias_hh)
-
-    @staticmethod
-    def step(x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
+    def step(self, x_proj: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
         """One step, given the input projection x_proj = W_ih x + b_ih (all three gates)."""
         x_r, x_z, x_n = split(x_proj, 3, axis=-1)  # W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in
         h_proj = linear(h, weight_hh, bias_hh)  # W_hh h + b_hh, all three blocks
@@ -175,14 +198,13 @@ class GRUCell(_Cell):
 
 
 class _Layers(Module):
-    """A stack of recurrent layers unrolled over time, on top of a cell's `step`.
+    """A stack of recurrent layers, each unrolled over time (`unroll`) with its cell's `step`.
 
-    Subclasses set `cell` (whose `gates` sizes the weights) and `_step`, which adapts the cell's
-    step to a tuple state: (h,) for RNN and GRU, (h, c) for LSTM.
+    A subclass sets `cell` (whose `gates` size the weights and whose `state_names` name the
+    state) and `step` (the cell's own: the layer steps exactly as its cell does).
     """
 
     cell: type[_Cell]
-    state_names: tuple[str, ...] = ("h_0",)
 
     def __init__(
         self,
@@ -193,81 +215,80 @@ class _Layers(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        *,
         dtype: Any = np.float64,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
-        if dropout:
-            raise NotImplementedError(
-                f"{name}: dropout between layers is not implemented in minigrad "
-                f"(got dropout={dropout}); use dropout=0"
+        number = isinstance(dropout, (int, float, np.floating)) and not isinstance(dropout, bool)
+        if not number or not 0 <= dropout <= 1:
+            raise ValueError(
+                f"{name}: dropout must be a probability in [0, 1] (the chance that an element "
+                f"between two layers is zeroed), got {dropout!r}"
             )
-        if bidirectional:
-            raise NotImplementedError(
-                f"{name}: bidirectional layers are not implemented in minigrad; run a second "
-                f"{name} on the reversed sequence instead"
+        if dropout and num_layers == 1:
+            warnings.warn(
+                f"{name}: dropout={dropout} acts between layers, so with num_layers=1 it does "
+                f"nothing (as in PyTorch)",
+                stacklevel=3,
             )
         dtype = init.check_dtype(dtype, name)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first = bias, batch_first
-        generator, rows = init.generator(rng), self.cell.gates * hidden_size
-        uniform = lambda *shape: Parameter(  # noqa: E731
-            init.uniform(shape, 1 / math.sqrt(hidden_size), dtype, generator)
-        )
-        for k in range(num_layers):  # PyTorch's names and order: weights, then biases, per layer
-            setattr(self, f"weight_ih_l{k}", uniform(rows, input_size if k == 0 else hidden_size))
-            setattr(self, f"weight_hh_l{k}", uniform(rows, hidden_size))
-            if bias:
-                setattr(self, f"bias_ih_l{k}", uniform(rows))
-                setattr(self, f"bias_hh_l{k}", uniform(rows))
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional = bool(bidirectional)
+        generator = init.generator(rng)
+        self._dropout_rng = None if rng is None else generator  # else the shared one, at run time
+        directions = 2 if bidirectional else 1
+        for k in range(num_layers):  # PyTorch's names and order: per layer and direction
+            for suffix in self._suffixes(k):
+                _add_weights(
+                    self,
+                    suffix,
+                    gates=self.cell.gates,
+                    input_size=input_size if k == 0 else hidden_size * directions,
+                    hidden_size=hidden_size,
+                    bias=bias,
+                    dtype=dtype,
+                    generator=generator,
+                )
 
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Any) -> tuple:
-        raise NotImplementedError
+    def _suffixes(self, k: int) -> tuple[str, ...]:
+        """Layer k's parameter-name suffixes: "_lk", and "_lk_reverse" when bidirectional."""
+        return (f"_l{k}", f"_l{k}_reverse") if self.bidirectional else (f"_l{k}",)
 
-    def _layer_weights(self, k: int) -> tuple:
-        """Layer k's weight_ih, weight_hh, bias_ih, bias_hh (the biases None if bias=False)."""
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        return tuple(getattr(self, f"{name}_l{k}", None) for name in names)
-
-    def _run(self, x: Any, hx: Any) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """The output sequence and the final states (each (num_layers, [B,] H))."""
+    def forward(self, input: Any, hx: Any = None) -> tuple[Any, Any]:
+        """The output sequence and the final state (each part (layers * directions, [B,] H))."""
         name = type(self).__name__
-        x = as_input(x, self.weight_ih_l0.dtype, name)
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            layout = "(batch, seq, {0})" if self.batch_first else "(seq, batch, {0})"
-            raise ValueError(
-                f"{name}: expected input of shape {layout.format(self.input_size)} or "
-                f"(seq, {self.input_size}) (input_size={self.input_size}), got {x.shape}"
-            )
-        transposed = x.ndim == 3 and self.batch_first
-        if transposed:
-            x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I)
-        if x.shape[0] == 0:
-            raise ValueError(f"{name}: the input sequence is empty (shape {x.shape})")
-        shape = (self.num_layers,) + x.shape[1:-1] + (self.hidden_size,)
-        given = hx if len(self.state_names) > 1 else (hx,)
+        dtype = self.weight_ih_l0.dtype
+        x, lengths, restore = time_major(
+            name, input, None, self.batch_first, dtype, self.input_size
+        )
+        directions = 2 if self.bidirectional else 1
+        shape = (self.num_layers * directions,) + x.shape[1:-1] + (self.hidden_size,)
+        names = tuple(f"{n}_0" for n in self.cell.state_names)
         states = [
-            _checked_state(name, state_name, s, shape, x.dtype)
-            for state_name, s in zip(self.state_names, given)
+            _checked_state(name, which, given, shape, x.dtype)
+            for which, given in zip(names, _state_parts(name, hx, names))
         ]
         finals = []
         for k in range(self.num_layers):
-            weight_ih, weight_hh, bias_ih, bias_hh = self._layer_weights(k)
-            x_proj = linear(x, weight_ih, bias_ih)  # W_ih x_t + b_ih for every t at once
-            state = tuple(s[k] for s in states)
             outputs = []
-            # One slice of x_proj per step. `unstack` is used rather than x_proj[t] because its
-            # backward joins the slices' gradients in one stack, while each x_proj[t] would
-            # scatter into its own zero array of x_proj's full size: quadratic in T.
-            for x_t in unstack(x_proj):
-                state = self._step(x_t, state, weight_hh, bias_hh)
-                outputs.append(state[0])  # a layer's output at t is its h_t
-            x = stack(outputs)  # (T, [B,] H): the next layer's input
-            finals.append(state)
-        output = x.transpose(0, 1) if transposed else x  # back to (B, T, H)
-        return output, tuple(stack(parts) for parts in zip(*finals))
+            for d, suffix in enumerate(self._suffixes(k)):
+                weight_ih, weight_hh, bias_ih, bias_hh = (
+                    getattr(self, f"{w}{suffix}") for w in _WEIGHTS
+                )
+                x_proj = linear(x, weight_ih, bias_ih)  # W_ih x_t + b_ih for every t at once
+                state = _as_state([s[k * directions + d] for s in states])
+                step = partial(self.step, weight_hh=weight_hh, bias_hh=bias_hh)
+                output, final = unroll(step, x_proj, state, lengths=lengths, reverse=d == 1)
+                outputs.append(output)
+                finals.append(final if isinstance(final, tuple) else (final,))
+            x = outputs[0] if directions == 1 else concatenate(outputs, axis=-1)  # next input
+            if self.dropout and self.training and k < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, rng=self._dropout_rng)
+        return restore(x), _as_state([stack(parts) for parts in zip(*finals)])
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
@@ -277,17 +298,24 @@ class _Layers(Module):
             extra += ", bias=False"
         if self.batch_first:
             extra += ", batch_first=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        if self.bidirectional:
+            extra += ", bidirectional=True"
         return extra
 
 
 class RNN(_Layers):
     """Elman RNN layers (tanh or relu). `rnn(x, h_0=None) -> (output, h_n)`.
 
-    x is (T, B, I) ((B, T, I) with batch_first) or unbatched (T, I); output has H in place of
-    I; h_0 and h_n are (num_layers, B, H) (or (num_layers, H)). h_0 defaults to zeros.
+    x is (T, B, I) ((B, T, I) with batch_first), unbatched (T, I), or a PackedSequence; output
+    has directions * H in place of I (packed if x is); h_0 and h_n are
+    (num_layers * directions, B, H) (or without B), directions being 2 if bidirectional, else 1;
+    layer k direction d is row k * directions + d. h_0 defaults to zeros.
     """
 
     cell = RNNCell
+    step = RNNCell.step
 
     def __init__(
         self,
@@ -299,6 +327,7 @@ class RNN(_Layers):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        *,
         dtype: Any = np.float64,
         rng: int | np.random.Generator | None = None,
     ) -> None:
@@ -307,21 +336,14 @@ class RNN(_Layers):
             input_size,
             hidden_size,
             num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype,
-            rng,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            dtype=dtype,
+            rng=rng,
         )
         self.nonlinearity = nonlinearity
-
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Any) -> tuple:
-        return (RNNCell.step(x_proj, state[0], weight_hh, bias_hh, self.nonlinearity),)
-
-    def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        output, (h_n,) = self._run(x, hx)
-        return output, h_n
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else f", nonlinearity='{self.nonlinearity}'"
@@ -332,33 +354,105 @@ class LSTM(_Layers):
     """LSTM layers. `lstm(x, (h_0, c_0)=None) -> (output, (h_n, c_n))`.
 
     Shapes as `RNN`; c_0 and c_n are shaped like h_0 and h_n. The state defaults to zeros.
+    `forget_bias` is added to every forget-gate block of bias_hh after the usual initialisation.
     """
 
     cell = LSTMCell
-    state_names = ("h_0", "c_0")
+    step = LSTMCell.step
 
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Any) -> tuple:
-        return LSTMCell.step(x_proj, state, weight_hh, bias_hh)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = np.float64,
+        rng: int | np.random.Generator | None = None,
+        forget_bias: float = 0.0,
+    ) -> None:
+        _check_forget_bias("LSTM", forget_bias, bias)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias=bias,
+            batch_first=batch_first,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )
+        self.forget_bias = _open_forget_gates(self, forget_bias)
 
-    def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        output, (h_n, c_n) = self._run(x, _unpack_pair("LSTM", hx))
-        return output, (h_n, c_n)
+    def extra_repr(self) -> str:
+        extra = f", forget_bias={self.forget_bias}" if self.forget_bias else ""
+        return super().extra_repr() + extra
 
 
 class GRU(_Layers):
     """GRU layers. `gru(x, h_0=None) -> (output, h_n)`, shapes as `RNN`."""
 
     cell = GRUCell
-
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Any) -> tuple:
-        return (GRUCell.step(x_proj, state[0], weight_hh, bias_hh),)
-
-    def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        output, (h_n,) = self._run(x, hx)
-        return output, h_n
+    step = GRUCell.step
 
 
-# --- Checks -----------------------------------------------------------------------------------
+# --- Weights and checks ----------------------------------------------------------------------
+
+
+def _add_weights(
+    module: Module,
+    suffix: str,
+    *,
+    gates: int,
+    input_size: int,
+    hidden_size: int,
+    bias: bool,
+    dtype: np.dtype,
+    generator: np.random.Generator,
+) -> None:
+    """Register weight_ih, weight_hh, bias_ih, bias_hh (+ suffix), drawn in PyTorch's order.
+
+    Each is U(-1/sqrt(H), 1/sqrt(H)), PyTorch's default; the biases are None if bias=False.
+    """
+    rows, bound = gates * hidden_size, 1 / math.sqrt(hidden_size)
+    draw = lambda *shape: Parameter(init.uniform(shape, bound, dtype, generator))  # noqa: E731
+    setattr(module, f"weight_ih{suffix}", draw(rows, input_size))
+    setattr(module, f"weight_hh{suffix}", draw(rows, hidden_size))
+    setattr(module, f"bias_ih{suffix}", draw(rows) if bias else None)
+    setattr(module, f"bias_hh{suffix}", draw(rows) if bias else None)
+
+
+def _open_forget_gates(module: Module, forget_bias: float) -> float:
+    """Add `forget_bias` to the forget block, rows [H, 2H), of every bias_hh (not bias_ih).
+
+    So f = sigmoid(... + forget_bias) starts more open (Jozefowicz et al. 2015), after the
+    usual draws: the weights, and bias_ih, are those the same seed gives without it.
+    """
+    hidden = module.hidden_size
+    for name, parameter in module.named_parameters():
+        if forget_bias and name.startswith("bias_hh"):
+            data = parameter.data.copy()
+            data[hidden : 2 * hidden] += data.dtype.type(forget_bias)
+            parameter.data = data
+    return forget_bias
+
+
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _check_forget_bias(name: str, forget_bias: Any, bias: bool) -> None:
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.floating)):
+        raise TypeError(f"{name}: forget_bias must be a number, got {forget_bias!r}")
+    if not math.isfinite(forget_bias):
+        raise ValueError(f"{name}: forget_bias must be finite, got {forget_bias!r}")
+    if forget_bias and not bias:
+        raise ValueError(
+            f"{name}: forget_bias={forget_bias} needs bias=True (it is added to bias_hh)"
+        )
 
 
 def _check_sizes(name: str, **sizes: int) -> None:
@@ -372,13 +466,24 @@ def _check_nonlinearity(name: str, nonlinearity: str) -> None:
         raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
 
 
-def _unpack_pair(name: str, hx: Any) -> tuple[Any, Any]:
-    """An LSTM state is None or a pair (h, c)."""
+def _state_parts(name: str, hx: Any, names: tuple[str, ...]) -> tuple:
+    """The parts of a state: (hx,) for a one-part state, or hx itself, a tuple (h, c), or Nones."""
+    if len(names) == 1:
+        return (hx,)
+    assert len(names) == 2  # the LSTM's (h, c)
     if hx is None:
-        return None, None
-    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-        raise TypeError(f"{name}: the state must be a pair (h, c) or None, got {type(hx).__name__}")
-    return hx[0], hx[1]
+        return (None,) * len(names)
+    if not isinstance(hx, (tuple, list)) or len(hx) != len(names):
+        raise TypeError(
+            f"{name}: the state must be a pair ({', '.join(names)}) or None, got "
+            f"{type(hx).__name__}"
+        )
+    return tuple(hx)
+
+
+def _as_state(parts: list[Tensor]) -> Any:
+    """A one-part state is the Tensor itself, a longer one a tuple (the cell protocol)."""
+    return parts[0] if len(parts) == 1 else tuple(parts)
 
 
 def _checked_state(name: str, which: str, given: Any, shape: tuple, dtype: np.dtype) -> Tensor:

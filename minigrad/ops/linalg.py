@@ -110,7 +110,7 @@ class Einsum(Function):
         ctx.spec = spec
         ctx.save_for_backward(*operands)
         equation = ",".join(inputs) + "->" + output
-        return np.einsum(equation, *[t.data for t in operands], optimize=len(operands) > 2)
+        return np.einsum(equation, *[t.data for t in operands], optimize=len(operands) > 1)
 
     @staticmethod
     def backward(ctx, g):

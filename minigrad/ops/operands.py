@@ -63,6 +63,11 @@ def pick_keep(where: str, keepdim: bool, keepdims: bool | None) -> bool:
     return bool(keepdims)
 
 
+def pick_dims(where: str, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple:
+    """(axis, keepdims) for numpy, from PyTorch's dim/keepdim or numpy's axis/keepdims."""
+    return pick_axis(where, dim, axis), pick_keep(where, keepdim, keepdims)
+
+
 def check_dim(where: str, dim: Any, ndim: int) -> int:
     """One axis as a non-negative int, checked against `ndim` (0-d tensors take 0 or -1)."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):

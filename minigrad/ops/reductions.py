@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engine import Function, Tensor, from_numpy
-from .operands import check_dim, constant, lift, pick_axis, pick_keep
+from .operands import check_dim, constant, lift, pick_axis, pick_dims, pick_keep
 from .shape import Transpose, gather
 
 
@@ -100,7 +100,7 @@ def sum(  # noqa: A001
     keepdims: bool | None = None,
 ) -> Tensor:
     """Sum over `dim` (an int or a tuple; all axes when None). `axis`/`keepdims`: numpy's names."""
-    return Sum.apply(lift(a), pick_axis("sum", dim, axis), pick_keep("sum", keepdim, keepdims))
+    return Sum.apply(lift(a), *pick_dims("sum", dim, keepdim, axis, keepdims))
 
 
 def max(  # noqa: A001
@@ -113,10 +113,7 @@ def max(  # noqa: A001
 ) -> Any:
     """The largest value: over everything, over `axis` (numpy's amax: a Tensor, ties share the
     gradient), or along one `dim` (PyTorch: `(values, indices)`, the gradient to the index)."""
-    keep = pick_keep("max", keepdim, keepdims)
-    if dim is not None and axis is None:
-        return _values_indices("max", lift(a), dim, keep, np.argmax)
-    return Max.apply(lift(a), pick_axis("max", dim, axis), keep)
+    return _extreme("max", lift(a), dim, pick_keep("max", keepdim, keepdims), axis, np.argmax)
 
 
 def min(  # noqa: A001
@@ -128,10 +125,15 @@ def min(  # noqa: A001
     keepdims: bool | None = None,
 ) -> Any:
     """The smallest value, as `max`: a Tensor over `axis`, `(values, indices)` along one `dim`."""
-    keep = pick_keep("min", keepdim, keepdims)
+    return _extreme("min", lift(a), dim, pick_keep("min", keepdim, keepdims), axis, np.argmin)
+
+
+def _extreme(where: str, a: Tensor, dim: Any, keep: bool, axis: Any, arg: Any) -> Any:
+    """max or min (`arg` is np.argmax or np.argmin): PyTorch's pair along `dim`, else amax/amin."""
     if dim is not None and axis is None:
-        return _values_indices("min", lift(a), dim, keep, np.argmin)
-    return -Max.apply(-lift(a), pick_axis("min", dim, axis), keep)
+        return _values_indices(where, a, dim, keep, arg)
+    axis = pick_axis(where, dim, axis)
+    return Max.apply(a, axis, keep) if arg is np.argmax else -Max.apply(-a, axis, keep)
 
 
 def mean(
@@ -144,7 +146,7 @@ def mean(
 ) -> Tensor:
     """Average over `dim` (all axes by default): a sum times 1/count (no derivative of its own)."""
     a = lift(a)
-    total = a.sum(pick_axis("mean", dim, axis), pick_keep("mean", keepdim, keepdims))
+    total = a.sum(*pick_dims("mean", dim, keepdim, axis, keepdims))
     return total * (total.data.size / a.data.size if a.data.size else np.nan)
 
 
@@ -158,7 +160,8 @@ def broadcast_to(a: Any, shape: tuple) -> Tensor:
 class ValuesIndices(NamedTuple):
     """What `max`/`min` along one `dim` return, as PyTorch's (values, indices).
 
-    The indices are whole numbers in a float tensor (minigrad has only float dtypes).
+    The indices are whole numbers in a float tensor (minigrad has only float dtypes): of the
+    input's dtype, or float64 where float32 could not hold them exactly.
     """
 
     values: Tensor
@@ -186,7 +189,14 @@ def _values_indices(where: str, a: Tensor, dim: Any, keepdim: bool, arg: Any) ->
         values = gather(a, dim, found)
         found = found if keepdim else found.squeeze(dim)
         values = values if keepdim else values.reshape(found.shape)
-    return ValuesIndices(values, from_numpy(found.astype(a.dtype)))
+    return ValuesIndices(values, _index_tensor(found, a.dtype))
+
+
+def _index_tensor(found: np.ndarray, dtype: np.dtype) -> Tensor:
+    """Indices as whole numbers in `dtype`, or in float64 past 2^24, where float32 skips some."""
+    if dtype == np.float32 and found.size and found.max() >= 2**24:
+        dtype = np.dtype(np.float64)
+    return from_numpy(found.astype(dtype))
 
 
 def _arg(where: str, a: Any, dim: Any, keepdim: bool, arg: Any) -> Tensor:
@@ -198,7 +208,7 @@ def _arg(where: str, a: Any, dim: Any, keepdim: bool, arg: Any) -> Tensor:
         found = found.reshape((1,) * a.ndim) if keepdim else found
     else:
         found = _arg_along(where, a, dim, keepdim, arg)
-    return from_numpy(found.astype(a.dtype))
+    return _index_tensor(found, a.dtype)
 
 
 def argmax(a: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -268,7 +278,7 @@ def var(
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     a = lift(a)
-    axis, keep = pick_axis("var", dim, axis), pick_keep("var", keepdim, keepdims)
+    axis, keep = pick_dims("var", dim, keepdim, axis, keepdims)
     centred = a - a.mean(axis, True)
     total = (centred * centred).sum(axis, keep)
     dof = (a.data.size / total.data.size if total.data.size else 0) - correction
@@ -334,7 +344,7 @@ def prod(
 ) -> Tensor:
     """Product of all elements, or along one `dim` (an int, as PyTorch's)."""
     a = lift(a)
-    axis, keep = pick_axis("prod", dim, axis), pick_keep("prod", keepdim, keepdims)
+    axis, keep = pick_dims("prod", dim, keepdim, axis, keepdims)
     if axis is None:
         total = Prod.apply(a.reshape(-1), 0, False)
         return total.reshape((1,) * a.ndim) if keep else total

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -214,11 +215,11 @@ def unstack(a: Any, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
 
 
 def split(
-    a: Any, indices_or_sections: Any, axis: int = 0, *, labels: tuple[str, ...] | None = None
+    a: Any, indices_or_sections: Any, axis: int = 0, *, labels: Sequence[str] | None = None
 ) -> list[Tensor]:
     """Split into pieces along `axis`, as np.split: N equal sections or at the given indices.
 
-    `labels` name the pieces in `viz` pictures (an LSTM's gates: ("i", "f", "g", "o")).
+    `labels` name the pieces in `viz` pictures (an LSTM's gates: "ifgo", one label a piece).
     """
     a = lift(a)
     if not -a.ndim <= axis < a.ndim:
@@ -240,6 +241,8 @@ def split(
         if any(start != bound for (start, _), bound in zip(spans, bounds)):  # pieces overlap
             head = (slice(None),) * axis
             return [a[head + (slice(start, stop),)] for start, stop in spans]
+    if labels is not None and len(labels) != len(bounds) - 1:
+        raise ValueError(f"split: {len(labels)} labels for {len(bounds) - 1} pieces")
     return list(Split.apply(a, bounds, axis, labels))
 
 

@@ -1,5 +1,22 @@
-"""Utilities for training: gradient clipping (`clip_grad`); sequence packing lands in `rnn`."""
+"""Utilities for training: gradient clipping (`clip_grad`) and variable-length sequences (`rnn`)."""
 
-from .clip_grad import clip_grad_norm_
+from . import rnn
+from .clip_grad import clip_grad_norm_, clip_grad_value_
+from .rnn import (
+    PackedSequence,
+    pack_padded_sequence,
+    pack_sequence,
+    pad_packed_sequence,
+    pad_sequence,
+)
 
-__all__ = ["clip_grad_norm_"]
+__all__ = [
+    "PackedSequence",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "pack_padded_sequence",
+    "pack_sequence",
+    "pad_packed_sequence",
+    "pad_sequence",
+    "rnn",
+]
