@@ -253,7 +253,7 @@ def getitem(a: Tensor, index: Any) -> Tensor:
 # --- PyTorch's shape ops: compositions of reshape, transpose, broadcast_to, indexing, split -----
 
 
-def _dims(where: str, dims: tuple, ndim: int) -> list[int]:
+def _dims(where: str, dims: Any, ndim: int) -> list[int]:
     """Axes given as `f(0, 1)` or `f((0, 1))`, each checked and made non-negative."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
