@@ -499,6 +499,7 @@ def _count_uses(roots: list[Node]) -> dict[Node, int]:
     """How many recorded uses each node has below the roots (iterative, so no recursion limit)."""
     uses: dict[Node, int] = {}
     stack = list(dict.fromkeys(roots))
+    first = set(stack)  # roots are walked from the start, even when another root uses them
     for root in stack:
         _check_not_released(root)
     while stack:
@@ -510,8 +511,9 @@ def _count_uses(roots: list[Node]) -> dict[Node, int]:
                 continue  # a leaf
             count = uses.get(child)
             if count is None:
-                _check_not_released(child)
-                stack.append(child)
+                if child not in first:
+                    _check_not_released(child)
+                    stack.append(child)
                 count = 0
             uses[child] = count + 1
     return uses

@@ -1,10 +1,11 @@
 """The primitive operations: each a `Function` whose derivative sits right under its forward.
 
-One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu, casts, sin/cos,
-PyTorch's activations, masked_fill), `reductions.py` (sum, max/min, mean, var/std, prod, cumsum,
-logsumexp/softmax, broadcasting), `shape.py` (reshape, transpose/permute, indexing and gather,
-concatenate/split/chunk, stack/unstack), `linalg.py` (matmul, linear, einsum); `operands.py` turns
-Python values (and `dim=`/`axis=` arguments) into what the primitives take.
+One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu/sqrt/abs,
+maximum/minimum/clamp, casts, sin/cos, PyTorch's activations, masked_fill), `reductions.py` (sum,
+max/min, mean, var/std, prod, cumsum, logsumexp/softmax, broadcasting), `shape.py` (reshape,
+transpose/permute, indexing and gather, concatenate/split/chunk, stack/unstack), `linalg.py`
+(matmul, linear, einsum); `operands.py` turns Python values (and `dim=`/`axis=` arguments) into
+what the primitives take.
 Every backward is written with Tensor ops, so the engine can record it (`create_graph=True`) and
 second derivatives come for free. Below, Tensor's operators and methods are attached to these
 primitives, all in one place.
@@ -16,7 +17,9 @@ from typing import Any
 
 from ..engine import Function, Tensor
 from .elementwise import (
+    Abs,
     Add,
+    Clamp,
     Copy,
     Cos,
     Div,
@@ -24,6 +27,7 @@ from .elementwise import (
     Exp,
     Log,
     Maximum,
+    Minimum,
     Mul,
     Neg,
     Pow,
@@ -33,11 +37,15 @@ from .elementwise import (
     Sign,
     Sin,
     Softplus,
+    Sqrt,
     Sub,
     Tanh,
     TanhGrad,
     Where,
+    abs,
     add,
+    clamp,
+    clip,
     cos,
     div,
     erf,
@@ -47,6 +55,7 @@ from .elementwise import (
     log,
     masked_fill,
     maximum,
+    minimum,
     mul,
     pow,
     reciprocal,
@@ -56,6 +65,7 @@ from .elementwise import (
     silu,
     sin,
     softplus,
+    sqrt,
     square,
     sub,
     tanh,
@@ -130,6 +140,7 @@ def install_tensor_methods() -> None:
     T.__pow__, T.__rpow__ = _binary(Pow)
     T.__matmul__, T.__rmatmul__ = _binary(MatMul)
     T.__neg__ = lambda self: Neg.apply(self)
+    T.__abs__ = abs
     T.__getitem__ = getitem
     # Comparisons give boolean arrays (no gradient), handy as `where` conditions.
     T.__lt__ = lambda self, other: self.data < _array(other)
@@ -137,6 +148,7 @@ def install_tensor_methods() -> None:
     T.__gt__ = lambda self, other: self.data > _array(other)
     T.__ge__ = lambda self, other: self.data >= _array(other)
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
+    T.sqrt, T.abs, T.minimum, T.clamp, T.clip = sqrt, abs, minimum, clamp, clip
     T.sum, T.max, T.mean = sum, max, mean
     T.reshape, T.broadcast_to = reshape, broadcast_to
     T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")  # type: ignore[assignment]
@@ -212,8 +224,10 @@ def _array(value: Any) -> Any:
 install_tensor_methods()
 
 __all__ = [
+    "Abs",
     "Add",
     "BroadcastTo",
+    "Clamp",
     "Concatenate",
     "Copy",
     "Cos",
@@ -229,6 +243,7 @@ __all__ = [
     "MatMul",
     "Max",
     "Maximum",
+    "Minimum",
     "Mul",
     "Neg",
     "Pow",
@@ -241,6 +256,7 @@ __all__ = [
     "Sin",
     "Softplus",
     "Split",
+    "Sqrt",
     "Stack",
     "Sub",
     "Sum",
@@ -251,12 +267,15 @@ __all__ = [
     "Unstack",
     "ValuesIndices",
     "Where",
+    "abs",
     "add",
     "argmax",
     "argmin",
     "broadcast_to",
     "cat",
     "chunk",
+    "clamp",
+    "clip",
     "concatenate",
     "constant",
     "cos",
@@ -284,6 +303,7 @@ __all__ = [
     "maximum",
     "mean",
     "min",
+    "minimum",
     "mul",
     "pair",
     "permute",
@@ -300,6 +320,7 @@ __all__ = [
     "softplus",
     "split",
     "split_sizes",
+    "sqrt",
     "square",
     "squeeze",
     "stack",
