@@ -229,6 +229,16 @@ def _required_axis(where: str, dim: Any, axis: Any) -> Any:
     return chosen
 
 
+def _shift(a: Tensor, axis: Any) -> np.ndarray:
+    """The maximum along `axis` (kept), which softmax and logsumexp subtract: a constant, as the
+    results do not depend on it; 0 where it is infinite or the axis is empty (PyTorch's)."""
+    if a.data.size == 0:
+        return np.zeros(_kept_shape(a.shape, axis), a.dtype)
+    peak = np.max(a.data, axis=axis, keepdims=True)
+    peak[~np.isfinite(peak)] = 0
+    return peak
+
+
 def logsumexp(
     a: Any,
     dim: Any = None,
@@ -241,8 +251,7 @@ def logsumexp(
     an infinite maximum is not subtracted). A composition: the shift is a constant."""
     a = lift(a)
     axis, keep = _required_axis("logsumexp", dim, axis), pick_keep("logsumexp", keepdim, keepdims)
-    peak = np.max(a.data, axis=axis, keepdims=True)
-    peak[~np.isfinite(peak)] = 0
+    peak = _shift(a, axis)
     total = (a - constant(peak, a.dtype)).exp().sum(axis, keep).log()
     return total + constant(peak if keep else peak.reshape(total.shape), a.dtype)
 
@@ -251,7 +260,7 @@ def softmax(a: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
     """exp(a) / sum(exp(a)) along `dim`, computed after subtracting the maximum."""
     a = lift(a)
     axis = _required_axis("softmax", dim, axis)
-    e = (a - constant(np.max(a.data, axis=axis, keepdims=True), a.dtype)).exp()
+    e = (a - constant(_shift(a, axis), a.dtype)).exp()
     return e / e.sum(axis, True)
 
 
