@@ -2,6 +2,7 @@
 
 from . import debug, nn, optim, random, viz
 from .autograd import grad
+from .compiler import CompileError, compile
 from .creation import (
     arange,
     empty,
@@ -93,6 +94,7 @@ float64 = "float64"
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompileError",
     "Function",
     "GradcheckError",
     "Node",
@@ -107,6 +109,7 @@ __all__ = [
     "chunk",
     "clamp",
     "clip",
+    "compile",
     "concatenate",
     "cos",
     "cumsum",
