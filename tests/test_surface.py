@@ -725,3 +725,41 @@ def test_argument_errors(k):
     call, error, match = ERRORS[k]
     with pytest.raises(error, match=match):
         call()
+
+
+# --- under minigrad.compile ------------------------------------------------------------------
+
+COMPILED = {
+    "softmax": lambda x: x.softmax(1) * x,
+    "log_softmax": lambda x: mg.log_softmax(x, dim=0),
+    "logsumexp": lambda x: x.logsumexp(1, keepdim=True) * x,
+    "leaky_relu": lambda x: mg.leaky_relu(x, 0.2),
+    "activations": lambda x: mg.gelu(x) + mg.softplus(x) + mg.silu(x) + x.sin() * x.erf(),
+    "einsum": lambda x: mg.einsum("ij,kj->ik", x, x),
+    "var": lambda x: x.var(1) + x.std(0).sum() + x.min(axis=0).sum(),
+    "shape": lambda x: mg.cat(x.chunk(2, 1), dim=0).unsqueeze(0).expand(2, -1, -1).transpose(0, 2),
+    "cumsum": lambda x: x.cumsum(1).permute(1, 0).flatten(),
+    "indexing": lambda x: x.gather(1, [[0], [1], [2]]) * x.index_select(0, [2, 0, 2]),
+    "casts": lambda x: x.float().double() * x.clone(),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPILED))
+def test_compiled_matches_eager(name):
+    fn = COMPILED[name]
+    compiled = mg.compile(fn)
+    for seed in (0, 1):  # the second call replays the traced program on new values
+        values = np.random.default_rng(seed).standard_normal((3, 4))
+        x, y = Tensor(values, requires_grad=True), Tensor(values, requires_grad=True)
+        eager, replayed = fn(x), compiled(y)
+        np.testing.assert_allclose(replayed.data, eager.data, rtol=1e-12, atol=1e-12)
+        (eager * eager).sum().backward()
+        (replayed * replayed).sum().backward()
+        np.testing.assert_allclose(y.grad, x.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_value_dependent_ops_refuse_compiling_loudly():
+    x = Tensor(arr(3, 4), requires_grad=True)
+    for fn in (lambda x: x.max(dim=1).values, lambda x: x.argmax(1) * x.sum()):
+        with pytest.raises(mg.CompileError, match="reads the value of a traced tensor"):
+            mg.compile(fn)(x)

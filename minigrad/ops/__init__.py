@@ -77,6 +77,7 @@ from .operands import constant, lift, pair
 from .reductions import (
     BroadcastTo,
     Cumsum,
+    LogSumExp,
     Max,
     Prod,
     Sum,
@@ -240,6 +241,7 @@ __all__ = [
     "IndexAdd",
     "Linear",
     "Log",
+    "LogSumExp",
     "MatMul",
     "Max",
     "Maximum",

@@ -450,9 +450,10 @@ def silu(a: Any) -> Tensor:
 
 
 def leaky_relu(a: Any, negative_slope: float = 0.01) -> Tensor:
-    """a where a > 0, else negative_slope * a (F.leaky_relu; the slope at 0 is negative_slope)."""
+    """a where a > 0, else negative_slope * a (F.leaky_relu), as slope * a + (1 - slope) relu(a):
+    relu's derivative is 0 at 0, so the slope there is negative_slope, PyTorch's."""
     a = lift(a)
-    return where(a.data > 0, a, a * negative_slope)
+    return a * negative_slope + relu(a) * (1 - negative_slope)
 
 
 def masked_fill(a: Any, mask: Any, value: Any) -> Tensor:

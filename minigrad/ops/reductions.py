@@ -229,14 +229,34 @@ def _required_axis(where: str, dim: Any, axis: Any) -> Any:
     return chosen
 
 
-def _shift(a: Tensor, axis: Any) -> np.ndarray:
-    """The maximum along `axis` (kept), which softmax and logsumexp subtract: a constant, as the
-    results do not depend on it; 0 where it is infinite or the axis is empty (PyTorch's)."""
-    if a.data.size == 0:
-        return np.zeros(_kept_shape(a.shape, axis), a.dtype)
-    peak = np.max(a.data, axis=axis, keepdims=True)
-    peak[~np.isfinite(peak)] = 0
-    return peak
+class LogSumExp(Function):
+    """log(sum(exp(a))) over `axis`, after subtracting the maximum (0 where it is infinite or
+    the axis is empty, as PyTorch), so it never overflows.
+
+    A primitive for stability: the shift depends on the values, which a composition would have
+    to read outside an op. Its gradient is softmax, exp(a - out), itself differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdims):
+        ctx.shape, ctx.axis = a.shape, axis
+        if a.data.size:
+            peak = np.max(a.data, axis=axis, keepdims=True)
+            peak[~np.isfinite(peak)] = 0
+        else:
+            peak = np.zeros(_kept_shape(a.shape, axis), a.dtype)
+        with np.errstate(divide="ignore"):  # log(0) = -inf: every term was -inf, or none
+            out = np.log(np.exp(a.data - peak).sum(axis=axis, keepdims=True)) + peak
+        reduced = np.sum(peak, axis=axis).shape  # the shape without the reduced axes
+        out = from_numpy(out if keepdims else out.reshape(reduced))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        kept = _kept_shape(ctx.shape, ctx.axis)
+        return _expand_reduced(g, ctx) * (a - out.reshape(kept)).exp(), None, None
 
 
 def logsumexp(
@@ -247,27 +267,22 @@ def logsumexp(
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
-    """log(sum(exp(a))) over `dim`, shifted by the maximum so it never overflows (PyTorch's:
-    an infinite maximum is not subtracted). A composition: the shift is a constant."""
+    """log(sum(exp(a))) over `dim` (required, as in PyTorch), finite for any finite a."""
     a = lift(a)
     axis, keep = _required_axis("logsumexp", dim, axis), pick_keep("logsumexp", keepdim, keepdims)
-    peak = _shift(a, axis)
-    total = (a - constant(peak, a.dtype)).exp().sum(axis, keep).log()
-    return total + constant(peak if keep else peak.reshape(total.shape), a.dtype)
+    return LogSumExp.apply(a, axis, keep)
 
 
 def softmax(a: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
-    """exp(a) / sum(exp(a)) along `dim`, computed after subtracting the maximum."""
+    """exp(a) / sum(exp(a)) along `dim`, as exp(a - logsumexp(a)): it never overflows."""
     a = lift(a)
-    axis = _required_axis("softmax", dim, axis)
-    e = (a - constant(_shift(a, axis), a.dtype)).exp()
-    return e / e.sum(axis, True)
+    return (a - LogSumExp.apply(a, _required_axis("softmax", dim, axis), True)).exp()
 
 
 def log_softmax(a: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
     """a - logsumexp(a) along `dim`: finite for any finite a."""
     a = lift(a)
-    return a - logsumexp(a, _required_axis("log_softmax", dim, axis), True)
+    return a - LogSumExp.apply(a, _required_axis("log_softmax", dim, axis), True)
 
 
 def var(
