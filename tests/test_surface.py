@@ -637,6 +637,12 @@ EQUATIONS = [
     ("ij,ij->ij", [(2, 3), (2, 3)]),
     ("i,jk->", [(2,), (3, 4)]),
     (" ab , bc -> ca ", [(2, 3), (3, 2)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 2)]),
+    ("...ij,...jk", [(2, 1, 3, 4), (5, 4, 2)]),
+    ("i...->...", [(3, 2, 2)]),
+    ("...ii->...i", [(2, 3, 3)]),
+    ("bi...,bi...->b", [(2, 3, 1), (2, 3, 4)]),
+    ("...,...->...", [(2, 3), (3,)]),
 ]
 
 
@@ -660,6 +666,7 @@ def test_einsum_gradients_on_drawn_sizes(sizes, data):
                 ("ij,kj,k->i", [(i, j), (k, j), (k,)]),
                 ("iij->j", [(i, i, j)]),
                 ("bi,bi->b", [(b, i), (b, i)]),
+                ("...ij,...jk->...ik", [(b, i, j), (j, k)]),
             ]
         )
     )
@@ -717,7 +724,9 @@ ERRORS = [
     (lambda: mg.einsum("ij->ii", X), ValueError, "einsum: output 'ii' must name distinct"),
     (lambda: mg.einsum("ij->k", X), ValueError, "einsum: output 'k'"),
     (lambda: mg.einsum("i1", X), ValueError, "einsum: subscripts must be letters"),
-    (lambda: mg.einsum("...j", X), NotImplementedError, r"einsum: '\.\.\.' is not supported"),
+    (lambda: mg.einsum("i..j", X), ValueError, "einsum: subscripts must be letters"),
+    (lambda: mg.einsum("...ijk", X), ValueError, "einsum: '...ijk' names more axes"),
+    (lambda: mg.einsum("...i,...i", X, X.T), ValueError, r"einsum: the axes '\.\.\.' covers"),
     (lambda: X.size("a"), TypeError, "size: dim must be an int"),
 ]
 

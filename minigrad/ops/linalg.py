@@ -151,19 +151,10 @@ def _einsum_grad(spec: tuple, operands: tuple, k: int, g: Tensor) -> Tensor:
 
 def _parse_einsum(equation: str, operands: list[Tensor]) -> tuple:
     """(input subscripts, output subscripts) of an equation, checked against the operands."""
-    equation = equation.replace(" ", "")
-    if "." in equation:
-        raise NotImplementedError(
-            f"einsum: '...' is not supported yet in {equation!r}; name every axis with a letter"
-        )
     left, arrow, output = equation.partition("->")
     inputs = tuple(left.split(","))
     if not all(c in LETTERS for c in left.replace(",", "") + output):
-        raise ValueError(f"einsum: subscripts must be letters, got {equation!r}")
-    if len(inputs) != len(operands):
-        raise ValueError(
-            f"einsum: {equation!r} has {len(inputs)} operand(s) but {len(operands)} were given"
-        )
+        raise ValueError(f"einsum: subscripts must be letters (and '...'), got {equation!r}")
     sizes: dict[str, int] = {}
     for subs, t in zip(inputs, operands):
         if len(subs) != t.ndim:
@@ -181,12 +172,60 @@ def _parse_einsum(equation: str, operands: list[Tensor]) -> tuple:
     return inputs, output
 
 
+def _spell_out_ellipsis(equation: str, tensors: list[Tensor]) -> tuple[str, list[Tensor]]:
+    """The equation with '...' replaced by letters, and each operand broadcast over them.
+
+    As numpy and PyTorch: the axes '...' covers are right-aligned across operands and broadcast;
+    without '->', the output is those axes, then the letters used once, in alphabetical order.
+    """
+    left, arrow, output = equation.partition("->")
+    inputs = left.split(",")
+    if len(inputs) != len(tensors):
+        raise ValueError(
+            f"einsum: {equation!r} has {len(inputs)} operand(s) but {len(tensors)} were given"
+        )
+    if "..." not in equation:
+        return equation, tensors
+    parts = []
+    for subs, t in zip(inputs, tensors):
+        width = t.ndim - (len(subs) - 3) if "..." in subs else 0
+        if width < 0:
+            raise ValueError(f"einsum: {subs!r} names more axes than the operand's {t.shape}")
+        start = subs.find("...")
+        parts.append(t.shape[start : start + width] if width else ())
+    try:
+        common = np.broadcast_shapes(*parts)
+    except ValueError:
+        raise ValueError(f"einsum: the axes '...' covers, {parts}, do not broadcast") from None
+    letters = "".join([c for c in LETTERS if c not in equation][: len(common)])
+    spelled, broadcast = [], []
+    for subs, t, part in zip(inputs, tensors, parts):
+        if "..." in subs:
+            start = subs.index("...")
+            lead, rest = t.shape[:start], t.shape[start + len(part) :]
+            if part != common:
+                ones = (1,) * (len(common) - len(part))
+                t = t.reshape(lead + ones + part + rest).broadcast_to(lead + common + rest)
+            subs = subs.replace("...", letters)
+        spelled.append(subs)
+        broadcast.append(t)
+    if arrow:
+        output = output.replace("...", letters)
+    else:
+        named = "".join(spelled)
+        output = letters + "".join(
+            sorted(c for c in set(named) - set(letters) if named.count(c) == 1)
+        )
+    return ",".join(spelled) + "->" + output, broadcast
+
+
 def einsum(equation: str, *operands: Any) -> Tensor:
-    """Einstein summation, as torch.einsum("ij,jk->ik", a, b): the gradient reaches every
-    operand. Operands may also be given as one list. No '...' yet."""
+    """Einstein summation, as torch.einsum("ij,jk->ik", a, b) or ("...ij,...jk", a, b): the
+    gradient reaches every operand. Operands may also be given as one list."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     tensors = [lift(t) for t in operands]
     if not tensors:
         raise ValueError("einsum: need at least one operand")
+    equation, tensors = _spell_out_ellipsis(equation.replace(" ", ""), tensors)
     return Einsum.apply(_parse_einsum(equation, tensors), *tensors)
