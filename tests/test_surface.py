@@ -435,6 +435,39 @@ def test_reductions_match_torch(name):
     against_torch(ours, theirs, distinct(2, 3, 4))
 
 
+ZERO_D = {
+    "logsumexp": lambda t: t.logsumexp(0),
+    "logsumexp keepdim": lambda t: t.logsumexp(-1, True),
+    "softmax": lambda t: t.softmax(0),
+    "log_softmax": lambda t: t.log_softmax(-1),
+    "var": lambda t: t.var(correction=0),
+    "std dim": lambda t: t.std(0, correction=0),
+    "prod": lambda t: t.prod(),
+    "prod dim": lambda t: t.prod(0),
+    "cumsum": lambda t: t.cumsum(0),
+    "max dim": lambda t: t.max(0),
+    "min dim keepdim": lambda t: t.min(0, True),
+    "argmax": lambda t: t.argmax(),
+    "argmin dim": lambda t: t.argmin(0),
+    "flatten": lambda t: t.flatten(),
+    "unsqueeze": lambda t: t.unsqueeze(0),
+    "squeeze dim": lambda t: t.squeeze(0),
+    "transpose": lambda t: t.transpose(0, -1),
+}
+
+
+@pytest.mark.parametrize("name", list(ZERO_D))
+def test_zero_dim_tensors_as_torch(name):
+    """0-d tensors take dim 0 or -1, as PyTorch's."""
+    against_torch(ZERO_D[name], ZERO_D[name], np.array(1.7))
+
+
+def test_std_of_a_constant_row_has_a_zero_gradient_as_torch():
+    rows = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])
+    against_torch(lambda t: t.std(1), lambda t: t.std(1), rows)
+    against_torch(lambda t: t.std(1, keepdim=True) * t, lambda t: t.std(1, keepdim=True) * t, rows)
+
+
 def test_prod_with_zeros_matches_torch():
     for zeros_at in ([0], [0, 5], [1, 2, 3]):
         a = arr(2, 4)

@@ -241,7 +241,7 @@ class LogSumExp(Function):
     def forward(ctx, a, axis, keepdims):
         ctx.shape, ctx.axis = a.shape, axis
         if a.data.size:
-            peak = np.max(a.data, axis=axis, keepdims=True)
+            peak = np.asarray(np.max(a.data, axis=axis, keepdims=True))  # (0-d: a scalar)
             peak[~np.isfinite(peak)] = 0
         else:
             peak = np.zeros(_kept_shape(a.shape, axis), a.dtype)
@@ -319,9 +319,46 @@ def std(
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
-    """Standard deviation: the square root of `var` (same arguments and defaults)."""
+    """Standard deviation: the square root of `var` (same arguments and defaults); where it is
+    0 the gradient is 0, as PyTorch's (not 0 * inf)."""
     spread = var(a, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
-    return spread**0.5
+    return RootOfVariance.apply(spread)
+
+
+class RootOfVariance(Function):
+    """sqrt(v) whose derivative is 0 where v is 0, as PyTorch's std (sqrt's would be inf).
+
+    A primitive because the choice depends on the values; its backward uses `ZeroSafeInverse`,
+    an op, so the mask is recomputed wherever the backward runs (compile included).
+    """
+
+    @staticmethod
+    def forward(ctx, v):
+        out = from_numpy(np.sqrt(v.data))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * ZeroSafeInverse.apply(out) * 0.5  # d sqrt(v) = 1 / (2 sqrt(v)), 0 at 0
+
+
+class ZeroSafeInverse(Function):
+    """1 / x, and 0 where x is 0; its derivative, -1 / x^2, is 0 there too."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.zeros_like(x.data)
+        np.divide(1, x.data, out=out, where=x.data != 0)
+        out = from_numpy(out)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return -g * out * out
 
 
 class Prod(Function):
