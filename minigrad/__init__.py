@@ -24,6 +24,7 @@ from .creation import (
 from .engine import Function, Node, Tensor, from_numpy
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .nn.functional import log_softmax, softmax
 from .ops import (
     abs,
     add,
@@ -48,7 +49,6 @@ from .ops import (
     leaky_relu,
     linear,
     log,
-    log_softmax,
     logsumexp,
     masked_fill,
     matmul,
@@ -68,7 +68,6 @@ from .ops import (
     sign,
     silu,
     sin,
-    softmax,
     softplus,
     split,
     sqrt,

@@ -6,6 +6,7 @@ differentiable ones, against finite differences on Hypothesis-drawn shapes; then
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -576,6 +577,34 @@ def test_elementwise_matches_torch(name):
     values = np.concatenate([arr(20) * 3, [0.0, -40.0, 40.0, 7.5, -7.5, 1e-3]])
     with np.errstate(divide="ignore"):  # 1 / 0 = inf, as PyTorch
         against_torch(ours, theirs, values, atol=1e-14)
+
+
+SPECIAL = np.array(
+    [[np.nan, 1.0, -np.inf, 0.0], [np.inf, -0.0, 3.0, 3.0], [-2, -2, 1e308, -1e-308]]
+)
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (lambda t: t.sign(), lambda t: t.sign()),
+        (lambda t: t.erf(), lambda t: t.erf()),
+        (lambda t: mg.gelu(t), lambda t: torch.nn.functional.gelu(t)),
+        (lambda t: mg.softplus(t), lambda t: torch.nn.functional.softplus(t)),
+        (lambda t: mg.leaky_relu(t), lambda t: torch.nn.functional.leaky_relu(t)),
+        (lambda t: t.logsumexp(1), lambda t: t.logsumexp(1)),
+        (lambda t: t.softmax(1), lambda t: t.softmax(1)),
+        (lambda t: t.max(1).values, lambda t: t.max(1).values),
+        (lambda t: t.argmin(0), lambda t: t.argmin(0)),
+        (lambda t: t.cumsum(1), lambda t: t.cumsum(1)),
+        (lambda t: t.prod(1), lambda t: t.prod(1)),
+    ],
+)
+def test_nan_and_infinities_as_torch(ours, theirs):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = ours(mg.tensor(SPECIAL)).data
+    np.testing.assert_allclose(got, theirs(torch.tensor(SPECIAL)).double().numpy(), rtol=1e-12)
 
 
 def test_softplus_keeps_tiny_values():

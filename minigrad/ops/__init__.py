@@ -2,7 +2,7 @@
 
 One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu/sqrt/abs,
 maximum/minimum/clamp, casts, sin/cos, PyTorch's activations, masked_fill), `reductions.py` (sum,
-max/min, mean, var/std, prod, cumsum, logsumexp/softmax, broadcasting), `shape.py` (reshape,
+max/min, mean, var/std, prod, cumsum, logsumexp, broadcasting), `shape.py` (reshape,
 transpose/permute, indexing and gather, concatenate/split/chunk, stack/unstack), `linalg.py`
 (matmul, linear, einsum); `operands.py` turns Python values (and `dim=`/`axis=` arguments) into
 what the primitives take.
@@ -89,13 +89,11 @@ from .reductions import (
     argmin,
     broadcast_to,
     cumsum,
-    log_softmax,
     logsumexp,
     max,
     mean,
     min,
     prod,
-    softmax,
     std,
     sum,
     sum_to,
@@ -172,8 +170,30 @@ def install_tensor_methods() -> None:
     T.chunk, T.split = chunk, split_sizes
     T.gather, T.index_select, T.masked_fill = gather, index_select, masked_fill
     T.min, T.argmax, T.argmin, T.prod, T.cumsum = min, argmax, argmin, prod, cumsum
-    T.var, T.std, T.logsumexp, T.softmax, T.log_softmax = var, std, logsumexp, softmax, log_softmax
+    T.var, T.std, T.logsumexp = var, std, logsumexp
+    T.softmax, T.log_softmax = _softmax, _log_softmax
     T.square, T.reciprocal, T.sign, T.sin, T.cos, T.erf = square, reciprocal, sign, sin, cos, erf
+
+
+def _softmax(self: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """nn.functional.softmax(self, dim) (imported here: nn builds on ops, not the reverse)."""
+    from ..nn import functional
+
+    _require_dim("softmax", dim, axis)
+    return functional.softmax(self, dim, axis=axis)
+
+
+def _log_softmax(self: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """nn.functional.log_softmax(self, dim)."""
+    from ..nn import functional
+
+    _require_dim("log_softmax", dim, axis)
+    return functional.log_softmax(self, dim, axis=axis)
+
+
+def _require_dim(where: str, dim: Any, axis: Any) -> None:
+    if dim is None and axis is None:
+        raise TypeError(f"{where}: dim is required (as in PyTorch's Tensor.{where})")
 
 
 def _size(self: Tensor, dim: int | None = None) -> Any:
@@ -301,7 +321,6 @@ __all__ = [
     "lift",
     "linear",
     "log",
-    "log_softmax",
     "logsumexp",
     "masked_fill",
     "matmul",
@@ -322,7 +341,6 @@ __all__ = [
     "sign",
     "silu",
     "sin",
-    "softmax",
     "softplus",
     "split",
     "split_sizes",

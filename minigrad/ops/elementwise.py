@@ -333,12 +333,12 @@ class Cos(Function):
 
 
 class Sign(Function):
-    """-1, 0 or 1. A primitive so that, as in PyTorch, the result stays on the graph with a zero
-    derivative (a composition would either leave the graph or turn inf * 0 into NaN)."""
+    """-1, 0 or 1 (0 for NaN, as PyTorch's). A primitive so that, as in PyTorch, the result stays
+    on the graph with a zero derivative (a composition would leave it, or make inf * 0 NaN)."""
 
     @staticmethod
     def forward(ctx, a):
-        return np.sign(a.data)
+        return (a.data > 0).astype(a.dtype) - (a.data < 0)
 
     @staticmethod
     def backward(ctx, g):
@@ -349,9 +349,10 @@ def _erf(x: np.ndarray) -> np.ndarray:
     """The error function, to a few ulps (numpy has none).
 
     erf(x) = 2/sqrt(pi) exp(-x^2) sum_n (2x^2)^n x / (2n+1)!!: every term has the sign of x, so
-    nothing cancels; past |x| = 6, erf is +-1 in float64.
+    nothing cancels; past |x| = 6, erf is +-1 in float64 (exactly, as PyTorch's).
     """
-    wide = np.clip(x.astype(np.float64), -6.0, 6.0)
+    outside = np.abs(x) >= 6
+    wide = np.where(outside, 0.0, x.astype(np.float64))
     two_x2 = 2 * wide * wide
     term, total, n = wide.copy(), wide.copy(), 0
     while True:
@@ -360,7 +361,8 @@ def _erf(x: np.ndarray) -> np.ndarray:
         total += term
         if not np.any(np.abs(term) > 1e-17 * np.abs(total)):
             break
-    return (total * np.exp(-wide * wide) * (2 / np.sqrt(np.pi))).astype(x.dtype)
+    inside = np.clip(total * np.exp(-wide * wide) * (2 / np.sqrt(np.pi)), -1.0, 1.0)
+    return np.where(outside, np.sign(x), inside).astype(x.dtype)
 
 
 class Erf(Function):
@@ -410,7 +412,7 @@ def reciprocal(a: Any) -> Tensor:
 
 
 def sign(a: Any) -> Tensor:
-    """-1, 0 or 1 elementwise (NaN stays NaN); its derivative is zero."""
+    """-1, 0 or 1 elementwise (0 for NaN, as PyTorch); its derivative is zero."""
     return Sign.apply(lift(a))
 
 

@@ -235,6 +235,7 @@ class LogSumExp(Function):
 
     A primitive for stability: the shift depends on the values, which a composition would have
     to read outside an op. Its gradient is softmax, exp(a - out), itself differentiable.
+    (softmax and log_softmax are nn.functional's: PyTorch shifts those by the maximum as it is.)
     """
 
     @staticmethod
@@ -271,18 +272,6 @@ def logsumexp(
     a = lift(a)
     axis, keep = _required_axis("logsumexp", dim, axis), pick_keep("logsumexp", keepdim, keepdims)
     return LogSumExp.apply(a, axis, keep)
-
-
-def softmax(a: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
-    """exp(a) / sum(exp(a)) along `dim`, as exp(a - logsumexp(a)): it never overflows."""
-    a = lift(a)
-    return (a - LogSumExp.apply(a, _required_axis("softmax", dim, axis), True)).exp()
-
-
-def log_softmax(a: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
-    """a - logsumexp(a) along `dim`: finite for any finite a."""
-    a = lift(a)
-    return a - LogSumExp.apply(a, _required_axis("log_softmax", dim, axis), True)
 
 
 def var(
