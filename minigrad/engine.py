@@ -21,7 +21,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import checks, saved
-from .grad_mode import state
+from .grad_mode import current, threads
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -34,7 +34,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_edge", "__weakref__")
-    __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
+    __hash__ = object.__hash__  # by identity, as PyTorch: `==` is elementwise, keys stay usable
 
     data: np.ndarray
     grad: np.ndarray | None
@@ -58,6 +58,20 @@ class Tensor:
     __le__: Callable[[Tensor, Any], np.ndarray]
     __gt__: Callable[[Tensor, Any], np.ndarray]
     __ge__: Callable[[Tensor, Any], np.ndarray]
+    __eq__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
+    __ne__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
+    __iter__: Callable[[Tensor], Any]
+    __iadd__: Callable[[Tensor, Any], Tensor]  # in place (ops/inplace.py), as add_ ...
+    __isub__: Callable[[Tensor, Any], Tensor]
+    __imul__: Callable[[Tensor, Any], Tensor]
+    __itruediv__: Callable[[Tensor, Any], Tensor]
+    add_: Callable[[Tensor, Any], Tensor]
+    sub_: Callable[[Tensor, Any], Tensor]
+    mul_: Callable[[Tensor, Any], Tensor]
+    div_: Callable[[Tensor, Any], Tensor]
+    zero_: Callable[[Tensor], Tensor]
+    fill_: Callable[[Tensor, Any], Tensor]
+    copy_: Callable[[Tensor, Any], Tensor]
     exp: Callable[..., Tensor]
     log: Callable[..., Tensor]
     tanh: Callable[..., Tensor]
@@ -95,6 +109,67 @@ class Tensor:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        """The truth value of a one-element tensor; more (or no) elements are ambiguous."""
+        if self.data.size != 1:
+            amount = "no values" if self.data.size == 0 else "more than one value"
+            raise RuntimeError(
+                f"Boolean value of Tensor with {amount} is ambiguous (shape {self.shape}); use "
+                f"(t == x).all() / .any() on the comparison's array"
+            )
+        return bool(self.data.item())
+
+    # --- numpy interop: np.asarray(t), np.exp(t), np.sum(t), ndarray * t ---------------------
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The float array (shared unless numpy asks for a copy), as `.numpy()`.
+
+        Unlike PyTorch this works for a tensor that requires grad too (as `.numpy()` does): the
+        array is the value, and no gradient flows through what numpy computes from it.
+        """
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        if copy:
+            return np.array(array, copy=True)
+        if copy is False and array is not self.data:
+            raise ValueError(
+                f"Tensor: cannot give a {dtype} array of {self.dtype} data without a copy"
+            )
+        return array
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy ufuncs with a Tensor operand run the minigrad op (recorded), or raise; those
+        giving booleans (np.isfinite, np.isnan) run on the values, like the comparisons."""
+        op = NUMPY_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is None and method == "__call__" and all(t.endswith("?") for t in ufunc.types):
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            return ufunc(*arrays, **kwargs)  # a test (isfinite, isnan): no gradient to lose
+        if op is None:
+            raise checks.numpy_call(
+                f"{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            )
+        return op(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """numpy functions (np.sum(t), np.concatenate) run the minigrad op, or raise."""
+        op = NUMPY_FUNCTIONS.get(func)
+        if op is None:
+            raise checks.numpy_call(func.__name__)
+        return op(*args, **kwargs)
+
+    # --- copies: only leaves (the graph cannot be copied), each with its own memory -----------
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        if self._edge is not None:
+            raise checks.not_a_leaf("deepcopy")
+        copy = _rebuild(type(self), self.data, self.requires_grad, self.grad)
+        memo[id(self)] = copy
+        return copy
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        if self._edge is not None:
+            raise checks.not_a_leaf("pickle")
+        return _rebuild, (type(self), self.data, self.requires_grad, self.grad)
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
@@ -143,17 +218,48 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
 
+NUMPY_UFUNCS: dict = {}  # numpy ufunc -> the minigrad op it runs on Tensors (filled by ops)
+NUMPY_FUNCTIONS: dict = {}  # numpy function -> the minigrad op (filled by ops)
+
+
 def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """A fresh float array: float32/float64 keep their dtype, everything else becomes float64."""
-    if dtype is not None:
+    """A fresh float array: float32/float64 keep their dtype, ints and bools become float64.
+
+    Anything that is not real numbers (None, strings, complex, objects, Tensors inside a list)
+    is a TypeError rather than a NaN or a silently dropped imaginary part.
+    """
+    if isinstance(data, (list, tuple)) and _holds_tensor(data):
+        raise TypeError(
+            "Tensor: got a list holding Tensors; use minigrad.stack(tensors) (or "
+            "concatenate) to join them, which also keeps their gradients"
+        )
+    array = np.array(data)
+    if array.dtype.kind not in "fiub":
+        raise checks.not_real_numbers(data, array.dtype)
+    if dtype is None:
+        dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.dtype(np.float64)
+    else:
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"Tensor: dtype must be float32 or float64, got {dtype}")
-        return np.array(data, dtype=dtype)
-    array = np.array(data)
-    if array.dtype not in FLOAT_DTYPES:
-        array = array.astype(np.float64)
-    return array
+    return array.astype(dtype, copy=False)
+
+
+def _holds_tensor(items: list | tuple) -> bool:
+    """Whether a (nested) list or tuple has a Tensor anywhere in it."""
+    return any(
+        isinstance(x, Tensor) or (isinstance(x, (list, tuple)) and _holds_tensor(x)) for x in items
+    )
+
+
+def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, grad: np.ndarray | None) -> Any:
+    """A leaf of type `cls` with copies of `data` and `grad` (what deepcopy and pickle make)."""
+    tensor = cls.__new__(cls)
+    tensor.data = np.array(data, copy=True)
+    tensor.grad = None if grad is None else np.array(grad, copy=True)
+    tensor.requires_grad = requires_grad
+    tensor._edge = None
+    return tensor
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -304,9 +410,14 @@ def _as_output_array(fn: type[Function], result: Any) -> np.ndarray:
 
 
 class _Unrecorded:
-    """The `ctx` given to forward when nothing is recorded: saving is a no-op."""
+    """The `ctx` given to forward when nothing is recorded: saving is a no-op, and no input
+    needs a gradient (as PyTorch: `needs_input_grad` is all False)."""
 
-    needs_input_grad = ()
+    __slots__ = ("_inputs", "__dict__")  # a slot: storing the inputs is cheap, on every op
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return (False,) * len(self._inputs)
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         pass
@@ -332,6 +443,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any) -> Any:
         """Run forward and, if any input requires grad, record the call for backward."""
+        try:  # this thread's switches (grad_mode.py), looked up once
+            state = threads.state
+        except AttributeError:  # the thread's first op
+            state = current()
         if state.tracer is not None:  # a function is being traced for compiling (grad_mode.py)
             return state.tracer(cls, inputs)
         if state.enabled:
@@ -360,7 +475,9 @@ class Function:
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
                 return output
-        result = cls.forward(_Unrecorded(), *inputs)
+        ctx = _Unrecorded()
+        ctx._inputs = inputs
+        result = cls.forward(ctx, *inputs)
         if type(result) is np.ndarray:
             return _tensor(result, None)
         if type(result) is tuple:
@@ -378,16 +495,36 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         node._saved, node._saved_data, node._guard = saved.seal(
             node._saved, inputs, node.edges, results, arrays
         )
-    if state.anomaly:
+    if current().anomaly:
         _check_forward(node, inputs, arrays)
     return outputs
 
 
 def _check_forward(node: Node, inputs: tuple, arrays: tuple) -> None:
-    """Under detect_anomaly: remember where the op was called; refuse a non-finite output."""
-    input_arrays = [x.data if isinstance(x, Tensor) else None for x in inputs]
-    for data in arrays:
-        node.created_at = checks.check_forward(node.fn.__name__, input_arrays, data)
+    """Under detect_anomaly: remember where the op was called, and keep track of NaN/inf.
+
+    Using a non-finite output settles it (the op using it either masks it or passes it on); a
+    non-finite output becomes pending, blamed on the op that made it from finite inputs (or on
+    the input that already was not finite). debug.py raises what is still pending.
+    """
+    state = current()
+    pending = state.anomalies
+    node.created_at = checks.user_frames()
+    blame = None
+    if pending:
+        for x in inputs:
+            if isinstance(x, Tensor) and x._edge is not None:
+                settled = pending.pop(x._edge, None)
+                blame = blame or settled
+    for index, data in enumerate(arrays):
+        if not np.all(np.isfinite(data)):
+            input_arrays = [x.data if isinstance(x, Tensor) else None for x in inputs]
+            message = blame or checks.forward_anomaly(
+                node.fn.__name__, input_arrays, data, node.created_at
+            )
+            if pending is None:  # anomaly switched on by hand: no block to defer to
+                raise FloatingPointError(message)
+            pending[(node, index)] = message
 
 
 # --- Reverse mode --------------------------------------------------------------------------------
@@ -430,6 +567,9 @@ def run_backward(
             roots.append(node)
     waiting = _count_uses(roots)  # node -> how many of its uses have not sent their gradient yet
     ready = [node for node in dict.fromkeys(roots) if node not in waiting]
+    state = current()
+    if state.anomaly and state.anomalies:  # a NaN/inf from forward reached here unmasked
+        checks.raise_pending(state.anomalies)
     observers = state.observers
     previous_mode, state.enabled = state.enabled, create_graph
     try:
@@ -443,7 +583,7 @@ def run_backward(
                 if node.hooks is not None or observers:
                     for hook in (*(node.hooks or ()), *observers):
                         hook(node, grads)
-                input_grads = _call_backward(node, grads)
+                input_grads = _call_backward(node, grads, state)
             for edge, input_grad in zip(node.edges, input_grads):
                 if edge is None:
                     continue
@@ -524,14 +664,14 @@ def _check_not_released(node: Node) -> None:
         raise checks.released(node.fn.__name__)
 
 
-def _call_backward(node: Node, grads: tuple) -> tuple:
+def _call_backward(node: Node, grads: tuple, state: Any) -> tuple:
     """Run one node's backward: one gradient per input of its forward."""
     input_grads = node.fn.backward(node, *grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if len(input_grads) != len(node.edges):
         raise checks.gradient_count(node.fn.__name__, len(input_grads), len(node.edges))
-    if state.anomaly:
+    if state.anomaly:  # the walking thread's switches (grad_mode.State)
         checks.check_backward(node.fn.__name__, input_grads, node.created_at)
     return input_grads
 
@@ -539,6 +679,8 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
 def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> Tensor:
     """A gradient must have its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
+        if not isinstance(grad, (np.ndarray, np.generic)) or grad.dtype.kind not in "fiub":
+            raise checks.gradient_type(node.fn.__name__, grad)
         grad = _tensor(np.asarray(grad), None)
     if type(target) is not Node:  # a leaf
         shape, dtype = target.data.shape, target.data.dtype  # type: ignore[union-attr]

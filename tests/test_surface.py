@@ -214,6 +214,14 @@ def test_creation_argument_errors(call, error, match):
 # --- Tensor methods --------------------------------------------------------------------------
 
 
+def test_element_counts_inside_the_package_use_numel():
+    """size() is the shape now: fill_ still tells one element from several."""
+    x = mg.zeros(3)
+    assert x.fill_(mg.tensor(2.5)).tolist() == [2.5, 2.5, 2.5]
+    with pytest.raises(ValueError, match="fill_: the value must be a number or one element"):
+        x.fill_(mg.ones(2))
+
+
 def test_size_numel_dim_tolist():
     x = mg.zeros(2, 3, 4)
     assert x.size() == (2, 3, 4) == tuple(torch.zeros(2, 3, 4).size())
@@ -493,6 +501,19 @@ def test_indices_are_whole_numbers_that_a_float32_tensor_can_hold():
     big.data[-1] = 1
     found = big.argmax()
     assert found.dtype == np.float64 and found.item() == 2**24 + 1  # float32 would round it
+
+
+def test_numpy_max_and_min_on_a_tensor_keep_numpys_axis():
+    a = distinct(2, 3)
+    t = Tensor(a, requires_grad=True)
+    for ours, theirs in [
+        (np.max(t, 1), a.max(1)),
+        (np.amin(t, 0, keepdims=True), a.min(0, keepdims=True)),
+    ]:
+        assert isinstance(ours, Tensor)
+        np.testing.assert_array_equal(ours.data, theirs)
+    np.min(t, axis=1).sum().backward()
+    np.testing.assert_array_equal(t.grad, a == a.min(1, keepdims=True))
 
 
 def test_logsumexp_is_finite_for_large_and_infinite_inputs():
