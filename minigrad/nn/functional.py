@@ -412,8 +412,8 @@ def cross_entropy(
         losses = -(weighted * p).sum(axis=axis)
         if reduction != "mean":
             return _reduce(losses, reduction)
-        count = x.data.size / classes  # the mean is over N d1 ..., as torch
-        return losses.sum() * (1 / count if count else math.nan)
+        # the mean is over N d1 ..., as torch
+        return losses.sum() * (classes / x.data.size if x.data.size else math.nan)
     losses, total, keep = _nll_terms(op, log_p, target, weight, ignore_index)
     nll = _weighted_reduce(losses, total, reduction)
     if label_smoothing == 0:
