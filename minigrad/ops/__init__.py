@@ -165,7 +165,8 @@ def install_tensor_methods() -> None:
     T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")  # type: ignore[assignment]
     # PyTorch's surface. Where PyTorch and numpy differ, the method follows PyTorch
     # (`transpose(dim0, dim1)`, `split(sizes)`) and the module-level function numpy.
-    T.float = lambda self: to(self, "float32")
+    # (Tensor.float is not declared in engine.py: there it would shadow the type float.)
+    T.float = lambda self: to(self, "float32")  # type: ignore[attr-defined]
     T.double = lambda self: to(self, "float64")
     T.to, T.astype = to, to
     T.clone = lambda self: Copy.apply(self, self.dtype)
