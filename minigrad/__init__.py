@@ -1,6 +1,6 @@
 """minigrad: a small reverse-mode autograd library on numpy, written to be read."""
 
-from . import debug, nn, optim, random, viz
+from . import autograd, debug, nn, optim, random, viz
 from .autograd import grad
 from .compiler import CompileError, compile
 from .creation import (
@@ -103,6 +103,7 @@ __all__ = [
     "arange",
     "argmax",
     "argmin",
+    "autograd",
     "broadcast_to",
     "cat",
     "chunk",

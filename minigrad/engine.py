@@ -9,11 +9,12 @@ Read this file top to bottom:
    recursion) and hands each one the gradient of its output(s).
 The primitives themselves live in `ops/`, which also attaches Tensor's operators and methods.
 Grad mode is in `grad_mode.py`, saved-tensor bookkeeping in `saved.py`, error texts and anomaly
-checks in `checks.py`, and `grad()` in `autograd.py`.
+checks in `checks.py`, and `grad()` in `autograd/`.
 """
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Union
@@ -33,7 +34,8 @@ class Tensor:
     attached in one place there (`ops.install_tensor_methods`).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_edge", "__weakref__")
+    # `_autograd` stays unset (so costs nothing) until a leaf hook or create_graph needs it.
+    __slots__ = ("data", "grad", "requires_grad", "_edge", "_autograd", "__weakref__")
     __hash__ = object.__hash__  # by identity, as PyTorch: `==` is elementwise, keys stay usable
 
     data: np.ndarray
@@ -235,15 +237,75 @@ class Tensor:
                 node.add_hook(fill_retained_grads)  # type: ignore[union-attr]
             node.retained[index] = weakref.ref(self)  # type: ignore[union-attr]
 
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call `hook(grad)` with the gradient reaching this tensor in backward (a leaf's summed
+        over its uses); a Tensor it returns replaces that gradient. `.remove()` the handle to stop.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                f"register_hook: cannot register a hook on a tensor that does not require grad "
+                f"(shape {self.shape})"
+            )
+        if self._edge is None:  # a leaf: collect_grads runs its hooks on its summed gradient
+            extras = autograd_extras(self)
+            hooks = extras.get("hooks")
+            if hooks is None:
+                hooks = extras["hooks"] = {}
+                key = id(self)
+                forget = lambda _, key=key, table=hooked_leaves: table.pop(key, None)  # noqa: E731
+                hooked_leaves[key] = weakref.ref(self, forget)
+        else:  # an op's output: its node runs the hooks before its backward (run_tensor_hooks)
+            node, index = self._edge
+            if node.tensor_hooks is None:  # type: ignore[union-attr]
+                node.tensor_hooks = {}  # type: ignore[union-attr]
+                node.hooks = [run_tensor_hooks, *(node.hooks or ())]  # type: ignore[union-attr]
+            hooks = node.tensor_hooks.setdefault(index, {})  # type: ignore[union-attr]
+        return RemovableHandle(hooks, hook)
+
     def backward(
-        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Tensor | Sequence[Tensor] | None = None,
     ) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad`; `gradient` seeds non-scalars."""
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (only into `inputs`' if given);
+        `gradient` seeds non-scalars."""
         if gradient is None:
             if self.data.size != 1:
                 raise checks.implicit_seed("backward", self.shape)
             gradient = np.ones_like(self.data)
-        run_backward([self], [gradient], retain_graph, create_graph)
+        if inputs is None and not hooked_leaves and not create_graph:
+            run_backward([self], [gradient], retain_graph, create_graph)
+            return
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            if not inputs:
+                raise RuntimeError("backward: the inputs argument cannot be empty")
+            for index, t in enumerate(inputs):
+                if not t.requires_grad:
+                    raise RuntimeError(
+                        f"backward: inputs[{index}] (shape {t.shape}) does not require grad"
+                    )
+        found = collect_grads([self], [gradient], inputs, retain_graph, create_graph)
+        accumulate = accumulate_grad_graph if create_graph else accumulate_grad
+        for tensor, grad in found:
+            if grad is not None:
+                accumulate(tensor, grad)
+
+    @property
+    def grad_tensor(self) -> Tensor | None:
+        """`.grad` as the differentiable Tensor that `backward(create_graph=True)` accumulated
+        (None if `.grad` did not come from one); `.grad` itself stays a numpy array."""
+        graph = getattr(self, "_autograd", {}).get("grad_graph")
+        if graph is None or self.grad is not graph[0]:  # none, or .grad was replaced since
+            return None
+        if not np.array_equal(graph[0], graph[1].data):
+            raise RuntimeError(
+                f"grad_tensor: .grad (shape {self.shape}) was changed in place after "
+                f"backward(create_graph=True), so its graph no longer matches it"
+            )
+        return graph[1]
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
@@ -347,6 +409,8 @@ class Node:
     output_meta: tuple = ()  # (shape, dtype) of each output, kept instead when there are several
     output_labels: Sequence[str] | None = None  # names an op gives its outputs, for pictures
     hooks: list | None = None  # hook(node, grads) called when backward reaches this node
+    tensor_hooks: dict | None = None  # output index -> {key: hook}, from Tensor.register_hook
+    materialize_grads = True  # False: backward gets None (not zeros) for outputs without grad
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at: str | None = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # where each saved tensor came from (saved.py); None once released
@@ -398,8 +462,23 @@ class Node:
                 tensors.append(leaf)
         return tuple(tensors)
 
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Forward's outputs (the very objects it returns) that get no gradient: an index, a mask.
+
+        They come out not requiring grad; backward still gets a (zero) gradient for each.
+        """
+        global marking
+        marked[self], marking = outputs, True
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """False: backward receives None, not zeros, for an output that received no gradient."""
+        self.materialize_grads = bool(value)
+
     def add_hook(self, hook: Callable[[Node, tuple], Any]) -> None:
-        """Call `hook(node, grads)` when backward reaches this node, before its backward runs."""
+        """Call `hook(node, grads)` when backward reaches this node, before its backward runs.
+
+        A tuple it returns (one gradient per output) replaces `grads`, as `register_hook` does.
+        """
         self.hooks = [*(self.hooks or ()), hook]
 
     def release(self) -> None:
@@ -412,11 +491,71 @@ class Node:
         return f"<{self.fn.__name__} node>"
 
 
+class RemovableHandle:
+    """What `register_hook` returns: `remove()` takes the hook off (also a context manager)."""
+
+    keys = itertools.count()
+
+    def __init__(self, hooks: dict, hook: Callable) -> None:
+        self.hooks, self.key = hooks, next(self.keys)
+        hooks[self.key] = hook
+
+    def remove(self) -> None:
+        self.hooks.pop(self.key, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.remove()
+
+
+# id(leaf) -> weakref, for each live leaf with hooks: while there is none, backward needs no
+# detour through collect_grads. (The hooks themselves are in the leaf's `autograd_extras`.)
+hooked_leaves: dict[int, weakref.ref] = {}
+
+
+def autograd_extras(tensor: Tensor) -> dict:
+    """A tensor's rarely used autograd state, made on first use: its hooks (for a leaf) and the
+    gradient graph of `backward(create_graph=True)`. Kept on the tensor, so freed with it."""
+    extras = getattr(tensor, "_autograd", None)
+    if extras is None:
+        extras = tensor._autograd = {}
+    return extras
+
+
+def run_tensor_hooks(node: Node, grads: tuple) -> tuple:
+    """The node hook `register_hook` puts first: each output's hooks may replace its gradient."""
+    grads = list(grads)
+    for index, hooks in node.tensor_hooks.items():  # type: ignore[union-attr]
+        if grads[index] is not None:
+            grads[index] = apply_hooks(hooks, grads[index])
+    return tuple(grads)
+
+
+def apply_hooks(hooks: dict, grad: Tensor) -> Tensor:
+    """Run a tensor's hooks in order, each on the previous one's result; check replacements."""
+    for hook in tuple(hooks.values()):
+        result = hook(grad)
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            result = _tensor(np.asarray(result), None)
+        if result.shape != grad.shape or result.dtype != grad.dtype:
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                f"{result.shape} and dtype {result.dtype}; it must keep the gradient's shape "
+                f"{grad.shape} and dtype {grad.dtype}"
+            )
+        grad = result
+    return grad
+
+
 def fill_retained_grads(node: Node, grads: tuple) -> None:
     """The hook retain_grad() adds: copy the gradient reaching each retained output to `.grad`."""
     for index, ref in (node.retained or {}).items():
         output = ref()
-        if output is not None:
+        if output is not None and grads[index] is not None:
             output.grad = np.array(grads[index].data, copy=True)
 
 
@@ -459,6 +598,12 @@ class _Unrecorded:
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         pass
 
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
+
 
 class Function:
     """A differentiable operation, declared as a static `forward` and a static `backward`.
@@ -467,6 +612,8 @@ class Function:
     and returns a Tensor or an ndarray (or a tuple of them); `backward(ctx, *grad_outputs)`
     returns one gradient per input (None where there is none), written with Tensor ops so that
     higher orders work. Every built-in primitive in `minigrad.ops` is a Function; so can yours be.
+    In forward, `ctx.mark_non_differentiable(...)` and `ctx.set_materialize_grads(False)` work as
+    PyTorch's.
     """
 
     @staticmethod
@@ -498,6 +645,10 @@ class Function:
                 state.enabled = False
                 try:
                     result = cls.forward(node, *inputs)
+                except BaseException:
+                    if marking:  # a forward that marked outputs, then failed
+                        _forget_marks(node)
+                    raise
                 finally:
                     state.enabled = True
                 if type(result) is tuple:
@@ -511,6 +662,8 @@ class Function:
                     )
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
+                if marking:  # forward called ctx.mark_non_differentiable
+                    _cut_marked(node, (result,), (output,))
                 return output
         ctx = _Unrecorded()
         ctx._inputs = inputs
@@ -534,7 +687,36 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         )
     if current().anomaly:
         _check_forward(node, inputs, arrays)
+    if marking:
+        _cut_marked(node, results, outputs)
     return outputs
+
+
+# node -> the outputs its forward marked non-differentiable, until Function.apply has cut them;
+# `marking` says whether there are any, so that an op that marks nothing tests one global flag.
+marked: dict[Node, tuple] = {}
+marking = False
+
+
+def _forget_marks(node: Node) -> tuple:
+    """Take `node`'s marked outputs out of `marked`, lowering `marking` when none are left."""
+    global marking
+    outputs = marked.pop(node, ())
+    marking = bool(marked)
+    return outputs
+
+
+def _cut_marked(node: Node, results: tuple, outputs: tuple) -> None:
+    """Outputs forward marked non-differentiable come out as constants (no grad_fn)."""
+    for output in _forget_marks(node):
+        found = [k for k, result in enumerate(results) if result is output]
+        if not found:
+            raise ValueError(
+                f"{node.fn.__name__}: mark_non_differentiable was given an object that forward "
+                f"did not return; mark the outputs themselves"
+            )
+        for k in found:
+            outputs[k]._edge, outputs[k].requires_grad = None, False
 
 
 def _check_forward(node: Node, inputs: tuple, arrays: tuple) -> None:
@@ -573,6 +755,23 @@ def accumulate_grad(leaf: Tensor, grad: Tensor) -> None:
         leaf.grad = np.array(grad.data, copy=True)  # never alias the seed or another grad
     else:
         leaf.grad += grad.data
+
+
+def accumulate_grad_graph(tensor: Tensor, grad: Tensor) -> None:
+    """Where backward(create_graph=True) puts gradients: `.grad` gets the values, `grad_tensor`
+    the differentiable sum (a `.grad` from an ordinary backward counts as a constant)."""
+    previous = tensor.grad_tensor
+    state = current()
+    state_enabled, state.enabled = state.enabled, True
+    try:
+        if previous is not None:
+            grad = previous + grad
+        elif tensor.grad is not None:
+            grad = from_numpy(np.array(tensor.grad, copy=True)) + grad
+    finally:
+        state.enabled = state_enabled
+    tensor.grad = np.array(grad.data, copy=True)
+    autograd_extras(tensor)["grad_graph"] = (tensor.grad, grad)
 
 
 def run_backward(
@@ -618,8 +817,7 @@ def run_backward(
             else:
                 grads = (slots[0],) if node.n_outputs == 1 else _filled(node, slots)
                 if node.hooks is not None or observers:
-                    for hook in (*(node.hooks or ()), *observers):
-                        hook(node, grads)
+                    grads = _visit(node, grads, observers)
                 input_grads = _call_backward(node, grads, state)
             for edge, input_grad in zip(node.edges, input_grads):
                 if edge is None:
@@ -642,6 +840,60 @@ def run_backward(
         state.enabled = previous_mode
 
 
+def collect_grads(
+    outputs: Sequence[Tensor],
+    seeds: Sequence[Any],
+    inputs: Sequence[Tensor] | None,
+    retain_graph: bool | None,
+    create_graph: bool,
+) -> list[tuple[Tensor, Tensor | None]]:
+    """(tensor, gradient) for each of `inputs` (None where none reached it), or for every leaf
+    reached if `inputs` is None: what `grad()` returns and `backward(inputs=)` accumulates.
+
+    A leaf's shares are summed over the walk and its hooks run once on the sum (as PyTorch's
+    AccumulateGrad); a non-leaf's gradient is taken when it reaches its node, after its hooks.
+    """
+    leaves = None if inputs is None else {id(t) for t in inputs if t._edge is None}
+    summed: dict[int, list] = {}  # id(leaf) -> [leaf, its gradient so far]
+    wanted = {t._edge: None for t in inputs or () if t._edge is not None}  # edge -> its gradient
+
+    def collect_leaf(leaf: Tensor, grad: Tensor) -> None:
+        if leaves is None or id(leaf) in leaves:
+            entry = summed.get(id(leaf))
+            if entry is None:
+                summed[id(leaf)] = [leaf, grad]
+            else:
+                entry[1] = entry[1] + grad  # recorded under create_graph, as the walk's sums
+
+    def collect_output(node: Node, grads: tuple) -> None:
+        for index, grad in enumerate(grads):
+            if (node, index) in wanted:
+                wanted[(node, index)] = grad
+
+    state = current()
+    observers = state.observers
+    if wanted:
+        state.observers = (*observers, collect_output)
+    try:
+        run_backward(outputs, seeds, retain_graph, create_graph, collect_leaf)
+    finally:
+        state.observers = observers
+    if hooked_leaves:
+        previous_mode, state.enabled = state.enabled, create_graph
+        try:
+            for entry in summed.values():
+                hooks = getattr(entry[0], "_autograd", {}).get("hooks")
+                if hooks:
+                    entry[1] = apply_hooks(hooks, entry[1])
+        finally:
+            state.enabled = previous_mode
+    if inputs is None:
+        return [(leaf, grad) for leaf, grad in summed.values()]
+    return [
+        (t, summed.get(id(t), (t, None))[1] if t._edge is None else wanted[t._edge]) for t in inputs
+    ]
+
+
 def _add_to(pending: dict, node: Node, index: int, grad: Tensor, create_graph: bool) -> None:
     """Add `grad` to what output `index` of `node` has received so far."""
     slots = pending.get(node)
@@ -656,8 +908,25 @@ def _add_to(pending: dict, node: Node, index: int, grad: Tensor, create_graph: b
         slots[index] = _tensor(np.asarray(previous.data + grad.data), None)
 
 
-def _filled(node: Node, slots: list) -> tuple:
-    """The gradient of every output of `node`: zeros for an output that received none."""
+def _visit(node: Node, grads: tuple, observers: tuple) -> tuple:
+    """Run the node's hooks, which may replace gradients (`register_hook`), then the observers
+    (`debug.trace`, `grad()`), which see zeros where `set_materialize_grads(False)` left None."""
+    for hook in node.hooks or ():
+        replaced = hook(node, grads)
+        if replaced is not None:
+            grads = replaced
+    if observers:
+        shown = grads if node.materialize_grads else _filled(node, list(grads), True)
+        for observer in observers:
+            observer(node, shown)
+    return grads
+
+
+def _filled(node: Node, slots: list, materialize: bool = False) -> tuple:
+    """The gradient of every output of `node`: zeros for an output that received none (unless
+    its Function asked for None there, with `ctx.set_materialize_grads(False)`)."""
+    if not (materialize or node.materialize_grads):
+        return tuple(slots)
     return tuple(
         _tensor(np.zeros(shape, dtype), None) if g is None else g
         for g, (shape, dtype) in zip(slots, node.output_meta)
