@@ -149,67 +149,6 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
-    def __bool__(self) -> bool:
-        """The truth value of a one-element tensor; more (or no) elements are ambiguous."""
-        if self.data.size != 1:
-            amount = "no values" if self.data.size == 0 else "more than one value"
-            raise RuntimeError(
-                f"Boolean value of Tensor with {amount} is ambiguous (shape {self.shape}); use "
-                f"(t == x).all() / .any() on the comparison's array"
-            )
-        return bool(self.data.item())
-
-    # --- numpy interop: np.asarray(t), np.exp(t), np.sum(t), ndarray * t ---------------------
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """The float array (shared unless numpy asks for a copy), as `.numpy()`.
-
-        Unlike PyTorch this works for a tensor that requires grad too (as `.numpy()` does): the
-        array is the value, and no gradient flows through what numpy computes from it.
-        """
-        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
-        if copy:
-            return np.array(array, copy=True)
-        if copy is False and array is not self.data:
-            raise ValueError(
-                f"Tensor: cannot give a {dtype} array of {self.dtype} data without a copy"
-            )
-        return array
-
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        """numpy ufuncs with a Tensor operand run the minigrad op (recorded), or raise; those
-        giving booleans (np.isfinite, np.isnan) run on the values, like the comparisons."""
-        op = NUMPY_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
-        if op is None and method == "__call__" and all(t.endswith("?") for t in ufunc.types):
-            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-            return ufunc(*arrays, **kwargs)  # a test (isfinite, isnan): no gradient to lose
-        if op is None:
-            raise checks.numpy_call(
-                f"{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-            )
-        return op(*inputs)
-
-    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        """numpy functions (np.sum(t), np.concatenate) run the minigrad op, or raise."""
-        op = NUMPY_FUNCTIONS.get(func)
-        if op is None:
-            raise checks.numpy_call(func.__name__)
-        return op(*args, **kwargs)
-
-    # --- copies: only leaves (the graph cannot be copied), each with its own memory -----------
-
-    def __deepcopy__(self, memo: dict) -> Tensor:
-        if self._edge is not None:
-            raise checks.not_a_leaf("deepcopy")
-        copy = _rebuild(type(self), self.data, self.requires_grad, self.grad)
-        memo[id(self)] = copy
-        return copy
-
-    def __reduce_ex__(self, protocol: Any) -> tuple:
-        if self._edge is not None:
-            raise checks.not_a_leaf("pickle")
-        return _rebuild, (type(self), self.data, self.requires_grad, self.grad)
-
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
         return self.data.item()
@@ -317,10 +256,6 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
 
-NUMPY_UFUNCS: dict = {}  # numpy ufunc -> the minigrad op it runs on Tensors (filled by ops)
-NUMPY_FUNCTIONS: dict = {}  # numpy function -> the minigrad op (filled by ops)
-
-
 def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
     """A fresh float array: float32/float64 keep their dtype, ints and bools become float64.
 
@@ -349,16 +284,6 @@ def _holds_tensor(items: list | tuple) -> bool:
     return any(
         isinstance(x, Tensor) or (isinstance(x, (list, tuple)) and _holds_tensor(x)) for x in items
     )
-
-
-def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, grad: np.ndarray | None) -> Any:
-    """A leaf of type `cls` with copies of `data` and `grad` (what deepcopy and pickle make)."""
-    tensor = cls.__new__(cls)
-    tensor.data = np.array(data, copy=True)
-    tensor.grad = None if grad is None else np.array(grad, copy=True)
-    tensor.requires_grad = requires_grad
-    tensor._edge = None
-    return tensor
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

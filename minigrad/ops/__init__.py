@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import NUMPY_FUNCTIONS, NUMPY_UFUNCS, Function, Tensor
+from ..engine import Function, Tensor
+from ..interop import NUMPY_FUNCTIONS, NUMPY_UFUNCS
 from .elementwise import (
     Abs,
     Add,
