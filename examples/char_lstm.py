@@ -378,7 +378,7 @@ def run(args: argparse.Namespace) -> None:
         step, state = restore(checkpoint, model, optimizer)
     config = {k: getattr(args, k) for k in ("cell", "dtype", "hidden", "embed", "seq_len", "batch")}
     config["lr"] = args.lr
-    count = sum(p.size for p in model.parameters())
+    count = sum(p.numel() for p in model.parameters())
     print(
         f"{args.cell.upper()} char model: {count:,} parameters, vocabulary {len(vocab)}, "
         f"{len(text):,} characters ({'--text ' + str(args.text) if args.text else 'built-in'})"

@@ -79,11 +79,49 @@ class Tensor:
     sigmoid: Callable[..., Tensor]
     relu: Callable[..., Tensor]
     sum: Callable[..., Tensor]
-    max: Callable[..., Tensor]
+    max: Callable[..., Any]
     mean: Callable[..., Tensor]
     reshape: Callable[..., Tensor]
     transpose: Callable[..., Tensor]
     broadcast_to: Callable[..., Tensor]
+    size: Callable[..., Any]  # PyTorch's surface: size() is the shape, numel() the count
+    numel: Callable[[Tensor], int]
+    dim: Callable[[Tensor], int]
+    tolist: Callable[[Tensor], Any]
+    min: Callable[..., Any]  # a Tensor, or (values, indices) along a dim, as max
+    chunk: Callable[..., list[Tensor]]
+    split: Callable[..., list[Tensor]]
+    to: Callable[..., Tensor]
+    astype: Callable[..., Tensor]
+    double: Callable[..., Tensor]
+    clone: Callable[..., Tensor]
+    contiguous: Callable[..., Tensor]
+    view: Callable[..., Tensor]
+    flatten: Callable[..., Tensor]
+    squeeze: Callable[..., Tensor]
+    unsqueeze: Callable[..., Tensor]
+    permute: Callable[..., Tensor]
+    swapdims: Callable[..., Tensor]
+    expand: Callable[..., Tensor]
+    gather: Callable[..., Tensor]
+    index_select: Callable[..., Tensor]
+    masked_fill: Callable[..., Tensor]
+    prod: Callable[..., Tensor]
+    cumsum: Callable[..., Tensor]
+    var: Callable[..., Tensor]
+    std: Callable[..., Tensor]
+    logsumexp: Callable[..., Tensor]
+    softmax: Callable[..., Tensor]
+    log_softmax: Callable[..., Tensor]
+    argmax: Callable[..., Tensor]
+    argmin: Callable[..., Tensor]
+    square: Callable[..., Tensor]
+    reciprocal: Callable[..., Tensor]
+    sign: Callable[..., Tensor]
+    sin: Callable[..., Tensor]
+    cos: Callable[..., Tensor]
+    erf: Callable[..., Tensor]
+    requires_grad_: Callable[..., Tensor]
     T: Tensor
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -94,7 +132,6 @@ class Tensor:
 
     shape = property(lambda self: self.data.shape, doc="Shape of the data, as numpy's.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
     dtype = property(lambda self: self.data.dtype, doc="numpy dtype: float32 or float64.")
     is_leaf = property(lambda self: self._edge is None, doc="True unless an op produced it.")
 
@@ -123,6 +160,12 @@ class Tensor:
         """A tensor sharing this data but cut off from the graph: gradients stop here."""
         return from_numpy(self.data)
 
+    def detach_(self) -> Tensor:
+        """Cut this tensor off from the graph in place (it becomes a leaf); returns it."""
+        self._edge = None
+        self.requires_grad = False
+        return self
+
     def retain_grad(self) -> None:
         """Ask backward to fill `.grad` of this non-leaf tensor too."""
         if self._edge is not None:
@@ -142,7 +185,7 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (only into `inputs`' if given);
         `gradient` seeds non-scalars."""
         if gradient is None:
-            if self.size != 1:
+            if self.data.size != 1:
                 raise checks.implicit_seed("backward", self.shape)
             gradient = np.ones_like(self.data)
         if inputs is None and not hooked_leaves and not create_graph:

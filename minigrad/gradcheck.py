@@ -151,7 +151,7 @@ def _check_jacobian(
     _check_same("fn", "output element", flat.data, again, nondet_tol)
     with no_grad():
         numerical = [_numerical_jacobian(fn, inputs, i, eps) for i in checked]
-    m = flat.size
+    m = flat.data.size
     if m <= max_full_outputs:
         directions = np.eye(m)
     else:
@@ -280,9 +280,9 @@ def _flatten(outputs: Any) -> Tensor:
 def _vjp(flat: Tensor, wrt: list[Tensor], direction: np.ndarray) -> list[np.ndarray]:
     """direction^T J for each input, flattened (zeros where no gradient reaches)."""
     if not flat.requires_grad:
-        return [np.zeros(t.size) for t in wrt]
+        return [np.zeros(t.data.size) for t in wrt]
     grads = grad(flat, wrt, direction.astype(flat.dtype), retain_graph=True, allow_unused=True)
-    return [np.zeros(t.size) if g is None else g.data.reshape(-1) for t, g in zip(wrt, grads)]
+    return [np.zeros(t.data.size) if g is None else g.data.reshape(-1) for t, g in zip(wrt, grads)]
 
 
 def _numerical_jacobian(
@@ -308,5 +308,5 @@ def _numerical_jacobian(
     finally:
         tensor.data = original
     if not columns:
-        return np.zeros((_flatten(fn(*inputs)).size, 0))
+        return np.zeros((_flatten(fn(*inputs)).data.size, 0))
     return np.stack(columns, axis=1)

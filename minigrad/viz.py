@@ -193,7 +193,7 @@ def _grad_text(grad: np.ndarray) -> str:
 def _leaf_line(dot_name: str, tensor: Tensor, name: str | None, is_root: bool = False) -> str:
     parts = [name] if name else []
     parts.append(f"{_shape_text(tensor.shape)} {tensor.dtype}")
-    if not tensor.requires_grad and tensor.size == 1:
+    if not tensor.requires_grad and tensor.data.size == 1:
         parts[-1] = f"{tensor.item():.4g}"  # a small constant: its value says more than its shape
     if tensor.requires_grad:
         parts.append("requires_grad")

@@ -149,7 +149,7 @@ def test_the_checker_finds_wrong_names():
         "```python\nimport minigrad as mg\nfrom minigrad import nn\n```\n"
         "- `minigrad.Node`: a record. It has `fn`, `saved_tensors` and `inputs`.\n"
         "- `minigrad.Tensor`: an array. Attributes: `data` (or `None`), `bogus`. Methods:\n"
-        "  `exp nope`, `sum(axis, keepdims)`, `sum(dim)`.\n"
+        "  `exp nope`, `sum(axis, keepdims)`, `sum(dims)`.\n"
         "- `minigrad.nn.Module`: Methods: `train(mode=False)`. See `mg.gradcheck`, `mg.nothing`,\n"
         "  `nn.Linear.forward`, `nn.Nowhere` and PyTorch's `nn.Nowhere`.\n"
     )
@@ -159,7 +159,7 @@ def test_the_checker_finds_wrong_names():
         "minigrad.Node lists `inputs`, which it does not have",
         "minigrad.Tensor lists `bogus`, which it does not have",
         "minigrad.Tensor lists `nope`, which it does not have",
-        "Tensor.sum: no parameter 'dim'",
+        "Tensor.sum: no parameter 'dims'",
         "Module.train: mode defaults to True, not False",
     ]
     assert dotted_problems(page, roots) == [

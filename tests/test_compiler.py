@@ -106,7 +106,7 @@ def composition(ops):
             elif name == "fancy" and a.ndim:
                 new = [a[np.array([0, a.shape[0] - 1, 0])]]  # a repeated row: scatter-add
             elif name == "where":
-                new = [mg.where(np.arange(a.size).reshape(a.shape) % 2 == 0, a, b)]
+                new = [mg.where(np.arange(a.numel()).reshape(a.shape) % 2 == 0, a, b)]
             elif name == "sincos":
                 new = list(TwoOutputs.apply(a))  # later ops may use only one of the two
             elif name == "transpose":

@@ -133,13 +133,13 @@ def make_f(A, B, c):
 def hessian_by_minigrad(f, x: Tensor) -> np.ndarray:
     """Rows of the Hessian: differentiate each component of a create_graph gradient."""
     (g,) = mg.grad(f(x), x, create_graph=True)
-    rows = [mg.grad(g[i], x, retain_graph=True)[0].data for i in range(x.size)]
+    rows = [mg.grad(g[i], x, retain_graph=True)[0].data for i in range(x.numel())]
     return np.stack(rows)
 
 
 def hessian_by_differences(f, x: Tensor, h: float = 1e-4) -> np.ndarray:
     """Second-order central differences of f alone (no backward involved)."""
-    x0, n = x.data.copy(), x.size
+    x0, n = x.data.copy(), x.numel()
     value = lambda v: f(Tensor(v)).item()
     H = np.empty((n, n))
     for i in range(n):
@@ -171,14 +171,14 @@ def test_mixed_partials_of_two_inputs_commute(data):
     y = data.draw(tensors(shapes(min_dims=1, max_dims=1)))
     f = lambda x, y: (x.reshape(-1, 1) * y.reshape(1, -1)).tanh().sum() + (x.sum() * y).exp().sum()
     (gx,) = mg.grad(f(x, y), x, create_graph=True)
-    dxdy = np.stack([mg.grad(gx[i], y, retain_graph=True)[0].data for i in range(x.size)])
+    dxdy = np.stack([mg.grad(gx[i], y, retain_graph=True)[0].data for i in range(x.numel())])
     (gy,) = mg.grad(f(x, y), y, create_graph=True)
-    dydx = np.stack([mg.grad(gy[j], x, retain_graph=True)[0].data for j in range(y.size)])
+    dydx = np.stack([mg.grad(gy[j], x, retain_graph=True)[0].data for j in range(y.numel())])
     np.testing.assert_allclose(dxdy, dydx.T, rtol=1e-9, atol=1e-12)
     # and against first-order gradients of f wrt y, differenced in x
     eps, numeric = 1e-6, np.empty_like(dxdy)
-    for i in range(x.size):
-        step = np.eye(x.size)[i] * eps
+    for i in range(x.numel()):
+        step = np.eye(x.numel())[i] * eps
         up = mg.grad(f(Tensor(x.data + step), y), y)[0].data
         down = mg.grad(f(Tensor(x.data - step), y), y)[0].data
         numeric[i] = (up - down) / (2 * eps)

@@ -222,7 +222,7 @@ class SquareInfBackward(Square):
     @staticmethod
     def backward(ctx, grad_output):
         (a,) = ctx.saved_tensors
-        spoiled = np.where(np.arange(a.size).reshape(a.shape) == a.size - 1, np.inf, 0.0)
+        spoiled = np.where(np.arange(a.numel()).reshape(a.shape) == a.numel() - 1, np.inf, 0.0)
         return grad_output * 2 * a + constant(spoiled, a.dtype)
 
 

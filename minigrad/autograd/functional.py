@@ -216,7 +216,7 @@ def _jacobian(
 
 def _basis(t: Tensor) -> list[np.ndarray]:
     """The one-hot arrays of `t`'s shape and dtype, one per element."""
-    eye = np.eye(t.size, dtype=t.dtype)
+    eye = np.eye(t.data.size, dtype=t.dtype)
     return [row.reshape(t.shape) for row in eye]
 
 
@@ -262,7 +262,7 @@ def _single_output(name: str, output: Any) -> Tensor:
     """The output of a function hessian, hvp and vhp accept: one Tensor with one element."""
     if not isinstance(output, Tensor):
         raise TypeError(f"{name}: the function must return a single Tensor, got {output!r}")
-    if output.size != 1:
+    if output.data.size != 1:
         raise RuntimeError(
             f"{name}: the function must return a Tensor with a single element, got shape "
             f"{output.shape}"
@@ -273,7 +273,7 @@ def _single_output(name: str, output: Any) -> Tensor:
 def _vectors(name: str, v: Any, like: Sequence[Tensor], what: str) -> list[Any]:
     """`v` as one vector per tensor of `like`, each of its shape; None only for one element."""
     if v is None:
-        if len(like) != 1 or like[0].size != 1:
+        if len(like) != 1 or like[0].data.size != 1:
             raise RuntimeError(
                 f"{name}: v can be None only if {what} a single Tensor with a single element"
             )

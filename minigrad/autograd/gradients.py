@@ -57,7 +57,7 @@ def grad(
     seeds = []
     for output, seed in zip(outputs, grad_outputs):
         if seed is None:
-            if output.size != 1:
+            if output.data.size != 1:
                 raise checks.implicit_seed("grad", output.shape)
             seed = np.ones_like(output.data)
         seeds.append(seed)

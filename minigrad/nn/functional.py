@@ -412,7 +412,8 @@ def cross_entropy(
         losses = -(weighted * p).sum(axis=axis)
         if reduction != "mean":
             return _reduce(losses, reduction)
-        return losses.sum() * (classes / x.size if x.size else math.nan)  # over N d1 ..., as torch
+        # the mean is over N d1 ..., as torch
+        return losses.sum() * (classes / x.data.size if x.data.size else math.nan)
     losses, total, keep = _nll_terms(op, log_p, target, weight, ignore_index)
     nll = _weighted_reduce(losses, total, reduction)
     if label_smoothing == 0:
@@ -505,7 +506,7 @@ def binary_cross_entropy(
     op = "binary_cross_entropy"
     _check_reduction(op, reduction)
     input, target = _same_shape(op, input, target)
-    if input.size and not ((input.data >= 0) & (input.data <= 1)).all():
+    if input.data.size and not ((input.data >= 0) & (input.data <= 1)).all():
         raise ValueError(
             f"{op}: every input must be a probability in [0, 1] (got values from "
             f"{input.data.min()} to {input.data.max()}); for logits use "

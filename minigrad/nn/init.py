@@ -2,9 +2,10 @@
 
 Every layer draws its parameters from a numpy `Generator`:
 
-* the module-level one, reset with `manual_seed(seed)` (like `torch.manual_seed`), or
+* the shared one of `minigrad.random` (also behind `minigrad.rand`, `randn`, ...), reset with
+  `manual_seed(seed)` (like `torch.manual_seed`; `minigrad.manual_seed` is the same function), or
 * its own, when given `rng=` (an int seed or a `numpy.random.Generator`), which leaves the
-  module-level generator untouched.
+  shared generator untouched.
 
 Draws are made in float64 and then cast, so a float32 layer gets the float32-rounded values of
 the float64 layer built from the same seed.
@@ -17,18 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-_generator = np.random.default_rng()
+from ..random import generator, manual_seed
 
-
-def manual_seed(seed: int) -> None:
-    """Reset the module-level generator, so layers built afterwards are reproducible."""
-    global _generator
-    _generator = np.random.default_rng(seed)
-
-
-def generator(rng: int | np.random.Generator | None = None) -> np.random.Generator:
-    """The generator to draw from: `rng` (a seed or a Generator) if given, else the module's."""
-    return _generator if rng is None else np.random.default_rng(rng)
+__all__ = ["check_dtype", "generator", "manual_seed", "normal", "uniform"]
 
 
 def check_dtype(dtype: Any, where: str) -> np.dtype:

@@ -186,14 +186,14 @@ def time_major(
         return x, lengths, packed.with_padded
     transposed = x.ndim == 3 and batch_first
     if transposed:
-        x = x.transpose(1, 0, 2)  # (B, T, F) -> (T, B, F)
+        x = x.transpose(0, 1)  # (B, T, F) -> (T, B, F)
     if x.shape[0] == 0:
         raise ValueError(f"{name}: the input sequence is empty (shape {x.shape})")
     if lengths is not None:
         if x.ndim == 2:
             raise ValueError(f"{name}: lengths need a batched input, got shape {x.shape}")
         lengths = checked_lengths(name, lengths, x.shape[1], x.shape[0])
-    restore = (lambda out: out.transpose(1, 0, 2)) if transposed else (lambda out: out)
+    restore = (lambda out: out.transpose(0, 1)) if transposed else (lambda out: out)
     return x, lengths, restore
 
 

@@ -1,9 +1,11 @@
 """The primitive operations: each a `Function` whose derivative sits right under its forward.
 
 One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu/sqrt/abs,
-maximum/minimum/clamp), `reductions.py` (sum, max, mean, broadcasting), `shape.py` (reshape,
-transpose, indexing, concatenate/split, stack/unstack), `linalg.py` (matmul, linear);
-`operands.py` turns Python values into Tensors.
+maximum/minimum/clamp, casts, sin/cos, PyTorch's activations, masked_fill), `reductions.py` (sum,
+max/min, mean, var/std, prod, cumsum, logsumexp, broadcasting), `shape.py` (reshape,
+transpose/permute, indexing and gather, concatenate/split/chunk, stack/unstack), `linalg.py`
+(matmul, linear, einsum); `operands.py` turns Python values (and `dim=`/`axis=` arguments) into
+what the primitives take.
 Every backward is written with Tensor ops, so the engine can record it (`create_graph=True`) and
 second derivatives come for free. Below, Tensor's operators and methods are attached to these
 primitives, all in one place.
@@ -21,7 +23,10 @@ from .elementwise import (
     Abs,
     Add,
     Clamp,
+    Copy,
+    Cos,
     Div,
+    Erf,
     Exp,
     Log,
     Maximum,
@@ -32,6 +37,9 @@ from .elementwise import (
     Relu,
     Sigmoid,
     SigmoidGrad,
+    Sign,
+    Sin,
+    Softplus,
     Sqrt,
     Sub,
     Tanh,
@@ -41,24 +49,60 @@ from .elementwise import (
     add,
     clamp,
     clip,
+    cos,
     div,
+    erf,
     exp,
+    gelu,
+    leaky_relu,
     log,
+    masked_fill,
     maximum,
     minimum,
     mul,
     pow,
+    reciprocal,
     relu,
     sigmoid,
+    sign,
+    silu,
+    sin,
+    softplus,
     sqrt,
+    square,
     sub,
     tanh,
+    to,
     where,
 )
 from .inplace import Cast, add_, copy_, div_, fill_, mul_, sub_, zero_
-from .linalg import Linear, MatMul, linear, matmul
+from .linalg import Einsum, Linear, MatMul, einsum, linear, matmul
 from .operands import constant, lift, pair
-from .reductions import BroadcastTo, Max, Sum, SumTo, broadcast_to, max, mean, sum, sum_to
+from .reductions import (
+    BroadcastTo,
+    Cumsum,
+    LogSumExp,
+    Max,
+    Prod,
+    RootOfVariance,
+    Sum,
+    SumTo,
+    ValuesIndices,
+    ZeroSafeInverse,
+    argmax,
+    argmin,
+    broadcast_to,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    sum_to,
+    var,
+)
 from .shape import (
     Concatenate,
     Index,
@@ -68,12 +112,23 @@ from .shape import (
     Stack,
     Transpose,
     Unstack,
+    cat,
+    chunk,
     concatenate,
+    expand,
+    flatten,
+    gather,
     getitem,
+    index_select,
+    permute,
     reshape,
     split,
+    split_sizes,
+    squeeze,
     stack,
+    swapdims,
     transpose,
+    unsqueeze,
     unstack,
 )
 
@@ -107,8 +162,82 @@ def install_tensor_methods() -> None:
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
     T.sqrt, T.abs, T.minimum, T.clamp, T.clip = sqrt, abs, minimum, clamp, clip
     T.sum, T.max, T.mean = sum, max, mean
-    T.reshape, T.transpose, T.broadcast_to = reshape, transpose, broadcast_to
+    T.reshape, T.broadcast_to = reshape, broadcast_to
     T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")  # type: ignore[assignment]
+    # PyTorch's surface. Where PyTorch and numpy differ, the method follows PyTorch
+    # (`transpose(dim0, dim1)`, `split(sizes)`) and the module-level function numpy.
+    # (Tensor.float is not declared in engine.py: there it would shadow the type float.)
+    T.float = lambda self: to(self, "float32")  # type: ignore[attr-defined]
+    T.double = lambda self: to(self, "float64")
+    T.to, T.astype = to, to
+    T.clone = lambda self: Copy.apply(self, self.dtype)
+    T.contiguous = lambda self: self if self.data.flags.c_contiguous else self.clone()
+    T.tolist = lambda self: self.data.tolist()
+    T.numel = lambda self: self.data.size
+    T.dim = lambda self: self.data.ndim
+    T.size = _size
+    T.requires_grad_ = _requires_grad_
+    T.view, T.flatten, T.squeeze, T.unsqueeze = reshape, flatten, squeeze, unsqueeze
+    T.permute, T.transpose, T.swapdims, T.expand = permute, _transpose, swapdims, expand
+    T.chunk, T.split = chunk, split_sizes
+    T.gather, T.index_select, T.masked_fill = gather, index_select, masked_fill
+    T.min, T.argmax, T.argmin, T.prod, T.cumsum = min, argmax, argmin, prod, cumsum
+    T.var, T.std, T.logsumexp = var, std, logsumexp
+    T.softmax, T.log_softmax = _softmax, _log_softmax
+    T.square, T.reciprocal, T.sign, T.sin, T.cos, T.erf = square, reciprocal, sign, sin, cos, erf
+
+
+def _softmax(self: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """nn.functional.softmax(self, dim) (imported here: nn builds on ops, not the reverse)."""
+    from ..nn import functional
+
+    _require_dim("softmax", dim, axis)
+    return functional.softmax(self, dim, axis=axis)
+
+
+def _log_softmax(self: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """nn.functional.log_softmax(self, dim)."""
+    from ..nn import functional
+
+    _require_dim("log_softmax", dim, axis)
+    return functional.log_softmax(self, dim, axis=axis)
+
+
+def _require_dim(where: str, dim: Any, axis: Any) -> None:
+    if dim is None and axis is None:
+        raise TypeError(f"{where}: dim is required (as in PyTorch's Tensor.{where})")
+
+
+def _size(self: Tensor, dim: int | None = None) -> Any:
+    """The shape (as PyTorch's `size()`, a tuple), or the length of axis `dim`."""
+    if dim is None:
+        return self.data.shape
+    if not isinstance(dim, int):
+        raise TypeError(f"size: dim must be an int, got {dim!r}")
+    if not -self.data.ndim <= dim < self.data.ndim:
+        raise IndexError(f"size: dim {dim} is out of range for a tensor of shape {self.shape}")
+    return self.data.shape[dim]
+
+
+def _requires_grad_(self: Tensor, requires_grad: bool = True) -> Tensor:
+    """Turn gradient tracking of this leaf on (or off) in place; returns the tensor."""
+    if not self.is_leaf and not requires_grad:
+        raise RuntimeError(
+            "requires_grad_: only a leaf's flag can be turned off; use detach() to get a tensor "
+            "of the same data outside the graph"
+        )
+    self.requires_grad = bool(requires_grad)
+    return self
+
+
+def _transpose(self: Tensor, *dims: Any) -> Tensor:
+    """PyTorch's Tensor.transpose(dim0, dim1): swap two axes."""
+    if len(dims) != 2:
+        raise TypeError(
+            f"Tensor.transpose(dim0, dim1) swaps two axes, as in PyTorch; got {dims}. To reorder "
+            f"all the axes use permute(*dims) (or minigrad.transpose(t, *axes), numpy's)"
+        )
+    return swapdims(self, *dims)
 
 
 def _binary(fn: type[Function]) -> tuple:
@@ -145,6 +274,11 @@ def _on_values(func: Any) -> Any:
     )
 
 
+def _numpy_extreme(op: Any) -> Any:
+    """np.max / np.min on a Tensor: the axis (positional too) is numpy's, as amax/amin."""
+    return lambda a, axis=None, keepdims=False: op(a, axis=axis, keepdims=keepdims)
+
+
 # numpy ufuncs and functions given a Tensor run these (so `ndarray * Tensor`, np.exp(t) and
 # np.sum(t) are recorded ops); any other numpy call on a Tensor raises a TypeError.
 NUMPY_UFUNCS.update(
@@ -170,8 +304,10 @@ NUMPY_FUNCTIONS.update(
     {
         np.sum: sum,
         np.mean: mean,
-        np.max: max,
-        np.amax: max,
+        np.max: _numpy_extreme(max),  # numpy's axis is amax's, never PyTorch's (values, indices)
+        np.amax: _numpy_extreme(max),
+        np.min: _numpy_extreme(min),
+        np.amin: _numpy_extreme(min),
         np.reshape: reshape,
         np.transpose: transpose,
         np.broadcast_to: broadcast_to,
@@ -196,12 +332,18 @@ __all__ = [
     "Cast",
     "Clamp",
     "Concatenate",
+    "Copy",
+    "Cos",
+    "Cumsum",
     "Div",
+    "Einsum",
+    "Erf",
     "Exp",
     "Index",
     "IndexAdd",
     "Linear",
     "Log",
+    "LogSumExp",
     "MatMul",
     "Max",
     "Maximum",
@@ -209,10 +351,15 @@ __all__ = [
     "Mul",
     "Neg",
     "Pow",
+    "Prod",
+    "RootOfVariance",
     "Relu",
     "Reshape",
     "Sigmoid",
     "SigmoidGrad",
+    "Sign",
+    "Sin",
+    "Softplus",
     "Split",
     "Sqrt",
     "Stack",
@@ -223,47 +370,81 @@ __all__ = [
     "TanhGrad",
     "Transpose",
     "Unstack",
+    "ValuesIndices",
     "Where",
+    "ZeroSafeInverse",
     "abs",
     "add",
     "add_",
+    "argmax",
+    "argmin",
     "broadcast_to",
+    "cat",
+    "chunk",
     "clamp",
     "clip",
     "concatenate",
     "constant",
     "copy_",
+    "cos",
+    "cumsum",
     "div",
     "div_",
+    "einsum",
+    "erf",
     "exp",
+    "expand",
     "fill_",
+    "flatten",
+    "gather",
+    "gelu",
     "getitem",
+    "index_select",
     "install_tensor_methods",
+    "leaky_relu",
     "lift",
     "linear",
     "log",
+    "logsumexp",
+    "masked_fill",
     "matmul",
     "max",
     "maximum",
     "mean",
+    "min",
     "minimum",
     "mul",
     "mul_",
     "pair",
+    "permute",
     "pow",
+    "prod",
+    "reciprocal",
     "relu",
     "reshape",
     "sigmoid",
+    "sign",
+    "silu",
+    "sin",
+    "softplus",
     "split",
+    "split_sizes",
     "sqrt",
+    "square",
+    "squeeze",
     "stack",
+    "std",
     "sub",
     "sub_",
     "sum",
     "sum_to",
+    "swapdims",
     "tanh",
+    "to",
     "transpose",
+    "unsqueeze",
     "unstack",
+    "var",
     "where",
     "zero_",
 ]

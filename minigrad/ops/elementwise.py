@@ -342,6 +342,221 @@ def relu(a: Any) -> Tensor:
     return Relu.apply(lift(a))
 
 
+# --- Casts, trigonometry and PyTorch's activations --------------------------------------------
+
+
+class Copy(Function):
+    """A fresh copy of `a` in `dtype` (its own or the other float): clone, float(), double(), to().
+
+    A primitive because no other op changes the dtype; the gradient is cast back to `a`'s.
+    """
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return a.data.astype(dtype, order="C")  # always a new array
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g if g.dtype == ctx.dtype else Copy.apply(g, ctx.dtype)), None
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * cos(a)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return -g * sin(a)
+
+
+class Sign(Function):
+    """-1, 0 or 1 (0 for NaN, as PyTorch's). A primitive so that, as in PyTorch, the result stays
+    on the graph with a zero derivative (a composition would leave it, or make inf * 0 NaN)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return (a.data > 0).astype(a.dtype) - (a.data < 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        return constant(np.zeros(g.shape), g.dtype)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """The error function, to a few ulps (numpy has none).
+
+    erf(x) = 2/sqrt(pi) exp(-x^2) sum_n (2x^2)^n x / (2n+1)!!: every term has the sign of x, so
+    nothing cancels; past |x| = 6, erf is +-1 in float64 (exactly, as PyTorch's).
+    """
+    outside = np.abs(x) >= 6
+    wide = np.where(outside, 0.0, x.astype(np.float64))
+    two_x2 = 2 * wide * wide
+    term, total, n = wide.copy(), wide.copy(), 0
+    while True:
+        n += 1
+        term *= two_x2 / (2 * n + 1)
+        total += term
+        if not np.any(np.abs(term) > 1e-17 * np.abs(total)):
+            break
+    inside = np.clip(total * np.exp(-wide * wide) * (2 / np.sqrt(np.pi)), -1.0, 1.0)
+    return np.where(outside, np.sign(x), inside).astype(x.dtype)
+
+
+class Erf(Function):
+    """The error function. A primitive because numpy has none to compose from."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _erf(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * exp(-(a * a)) * (2 / np.sqrt(np.pi))  # d erf(a) = 2/sqrt(pi) exp(-a^2)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta a)) / beta, linear where beta a > threshold, as PyTorch's.
+
+    A primitive for accuracy: it needs log1p, so that softplus(-40) is 4.2e-18 and not 0.
+    """
+
+    @staticmethod
+    def forward(ctx, a, beta, threshold):
+        ctx.save_for_backward(a)
+        ctx.beta, ctx.linear = beta, a.data * beta > threshold
+        with np.errstate(over="ignore"):  # exp overflows only where the linear branch is taken
+            curved = np.log1p(np.exp(a.data * beta)) / beta
+        return np.where(ctx.linear, a.data, curved).astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return where(ctx.linear, g, g * sigmoid(a * ctx.beta)), None, None
+
+
+def square(a: Any) -> Tensor:
+    """a * a."""
+    a = lift(a)
+    return a * a
+
+
+def reciprocal(a: Any) -> Tensor:
+    """1 / a."""
+    a = lift(a)
+    return Div.apply(lift(1, a), a)
+
+
+def sign(a: Any) -> Tensor:
+    """-1, 0 or 1 elementwise (0 for NaN, as PyTorch); its derivative is zero."""
+    return Sign.apply(lift(a))
+
+
+def sin(a: Any) -> Tensor:
+    return Sin.apply(lift(a))
+
+
+def cos(a: Any) -> Tensor:
+    return Cos.apply(lift(a))
+
+
+def erf(a: Any) -> Tensor:
+    """The error function 2/sqrt(pi) * integral from 0 to a of exp(-t^2) dt."""
+    return Erf.apply(lift(a))
+
+
+def softplus(a: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta a)) / beta, and `a` itself where beta a > threshold (F.softplus)."""
+    return Softplus.apply(lift(a), beta, threshold)
+
+
+def gelu(a: Any, approximate: str = "none") -> Tensor:
+    """a * Phi(a), Phi the standard normal CDF (F.gelu); approximate="tanh" is the tanh form."""
+    a = lift(a)
+    if approximate == "none":
+        return a * 0.5 * (1 + erf(a * (1 / np.sqrt(2))))
+    if approximate == "tanh":
+        inner = (a + a * a * a * 0.044715) * np.sqrt(2 / np.pi)
+        return a * 0.5 * (1 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(a: Any) -> Tensor:
+    """a * sigmoid(a), also called swish (F.silu)."""
+    a = lift(a)
+    return a * sigmoid(a)
+
+
+def leaky_relu(a: Any, negative_slope: float = 0.01) -> Tensor:
+    """a where a > 0, else negative_slope * a (F.leaky_relu), as slope * a + (1 - slope) relu(a):
+    relu's derivative is 0 at 0, so the slope there is negative_slope, PyTorch's."""
+    a = lift(a)
+    return a * negative_slope + relu(a) * (1 - negative_slope)
+
+
+def masked_fill(a: Any, mask: Any, value: Any) -> Tensor:
+    """`value` where the boolean `mask` (broadcast to a's shape) is true, else `a`. A 0-d Tensor
+    `value` gets the gradient of the filled places."""
+    a = lift(a)
+    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if mask.dtype != bool:
+        raise TypeError(
+            f"masked_fill: mask must be boolean (a comparison such as x > 0 gives one), got "
+            f"dtype {mask.dtype}"
+        )
+    try:
+        fits = np.broadcast_shapes(mask.shape, a.shape) == a.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to {a.shape}")
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d Tensor, got {value.shape}")
+    value, a = pair(value, a)
+    return Where.apply(mask, value, a)
+
+
+def to(a: Tensor, target: Any = None, *, dtype: Any = None) -> Tensor:
+    """`a` in another dtype (PyTorch's `to`): a dtype, a Tensor whose dtype to take, or the
+    device "cpu" (the only one). Differentiable; `a` itself when the dtype is already right."""
+    if isinstance(target, Tensor):
+        target = target.dtype
+    elif isinstance(target, str) and target.split(":")[0] in _DEVICES:
+        if target.split(":")[0] != "cpu":
+            raise ValueError(f"to: minigrad has no devices but the CPU (numpy), got {target!r}")
+        target = None
+    if target is not None and dtype is not None:
+        raise TypeError(f"to: got the dtype twice ({target!r} and dtype={dtype!r})")
+    chosen = target if target is not None else dtype
+    try:
+        chosen = a.dtype if chosen is None else np.dtype(chosen)
+    except TypeError:
+        raise TypeError(f"to: {chosen!r} is neither a dtype nor the device 'cpu'") from None
+    if chosen not in (np.float32, np.float64):
+        raise TypeError(
+            f"to: dtype must be float32 or float64 (minigrad has only these), got {chosen}"
+        )
+    return a if chosen == a.dtype else Copy.apply(a, chosen)
+
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta", "xla", "hip")
 # --- sqrt, abs, minimum, clamp: PyTorch's derivatives, kinks and edge points included ----------
 
 

@@ -81,7 +81,7 @@ def copy_(self: Tensor, src: Any) -> Tensor:
 
 def fill_(self: Tensor, value: Any) -> Tensor:
     """Set every element to `value` (a number, or a one-element Tensor)."""
-    if isinstance(value, Tensor) and value.size != 1:
+    if isinstance(value, Tensor) and value.data.size != 1:
         raise ValueError(
             f"fill_: the value must be a number or one element, got shape {value.shape}"
         )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Function, Tensor
-from .operands import lift, pair
+from .operands import constant, lift, pair
 from .reductions import sum_to
 from .shape import Transpose
 
@@ -90,3 +90,142 @@ def matmul(a: Any, b: Any) -> Tensor:
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, for x of shape (..., in) and weight (out, in), as F.linear."""
     return Linear.apply(lift(x, weight), weight, bias)
+
+
+# --- einsum -------------------------------------------------------------------------------------
+
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class Einsum(Function):
+    """np.einsum over explicit subscripts; the gradient of each operand is another einsum.
+
+    A primitive for speed and memory: as a composition (broadcast products, then sums) it would
+    hold every product term at once, where np.einsum contracts pairwise.
+    """
+
+    @staticmethod
+    def forward(ctx, spec, *operands):
+        inputs, output = spec
+        ctx.spec = spec
+        ctx.save_for_backward(*operands)
+        equation = ",".join(inputs) + "->" + output
+        return np.einsum(equation, *[t.data for t in operands], optimize=len(operands) > 1)
+
+    @staticmethod
+    def backward(ctx, g):
+        operands = ctx.saved_tensors
+        needs = ctx.needs_input_grad[1:]
+        return (None,) + tuple(
+            _einsum_grad(ctx.spec, operands, k, g) if need else None for k, need in enumerate(needs)
+        )
+
+
+def _einsum_grad(spec: tuple, operands: tuple, k: int, g: Tensor) -> Tensor:
+    """d out / d operand k, contracted with g: an einsum of g with the other operands.
+
+    A letter that operand k repeats (a diagonal, "ii") gets a fresh letter and an identity
+    matrix tying the two; letters found only in operand k are summed over in forward, so every
+    element gets g: a broadcast array of ones supplies them.
+    """
+    inputs, output = spec
+    sizes = {c: n for subs, t in zip(inputs, operands) for c, n in zip(subs, t.shape)}
+    unused = iter(c for c in LETTERS if c not in sizes)
+    terms = [output, *(subs for j, subs in enumerate(inputs) if j != k)]
+    tensors = [g, *(t for j, t in enumerate(operands) if j != k)]
+    target = ""
+    for c in inputs[k]:
+        if c in target:
+            fresh = next(unused)
+            terms.append(c + fresh)
+            tensors.append(constant(np.eye(sizes[c]), g.dtype))
+            c = fresh
+        target += c
+    present = set("".join(terms))
+    alone = "".join(c for c in target if c not in present)
+    if alone:
+        terms.append(alone)
+        tensors.append(constant(np.broadcast_to(1.0, [sizes[c] for c in alone]), g.dtype))
+    return Einsum.apply((tuple(terms), target), *tensors)
+
+
+def _parse_einsum(equation: str, operands: list[Tensor]) -> tuple:
+    """(input subscripts, output subscripts) of an equation, checked against the operands."""
+    left, arrow, output = equation.partition("->")
+    inputs = tuple(left.split(","))
+    if not all(c in LETTERS for c in left.replace(",", "") + output):
+        raise ValueError(f"einsum: subscripts must be letters (and '...'), got {equation!r}")
+    sizes: dict[str, int] = {}
+    for subs, t in zip(inputs, operands):
+        if len(subs) != t.ndim:
+            raise ValueError(
+                f"einsum: subscripts {subs!r} name {len(subs)} axes but the operand has shape "
+                f"{t.shape}"
+            )
+        for c, n in zip(subs, t.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum: axis {c!r} has sizes {sizes[c]} and {n} ({equation!r})")
+    if not arrow:  # implicit output: the letters used once, in alphabetical order (as numpy)
+        output = "".join(sorted(c for c in sizes if left.count(c) == 1))
+    if len(set(output)) != len(output) or any(c not in sizes for c in output):
+        raise ValueError(f"einsum: output {output!r} must name distinct input axes ({equation!r})")
+    return inputs, output
+
+
+def _spell_out_ellipsis(equation: str, tensors: list[Tensor]) -> tuple[str, list[Tensor]]:
+    """The equation with '...' replaced by letters, and each operand broadcast over them.
+
+    As numpy and PyTorch: the axes '...' covers are right-aligned across operands and broadcast;
+    without '->', the output is those axes, then the letters used once, in alphabetical order.
+    """
+    left, arrow, output = equation.partition("->")
+    inputs = left.split(",")
+    if len(inputs) != len(tensors):
+        raise ValueError(
+            f"einsum: {equation!r} has {len(inputs)} operand(s) but {len(tensors)} were given"
+        )
+    if "..." not in equation:
+        return equation, tensors
+    parts = []
+    for subs, t in zip(inputs, tensors):
+        width = t.ndim - (len(subs) - 3) if "..." in subs else 0
+        if width < 0:
+            raise ValueError(f"einsum: {subs!r} names more axes than the operand's {t.shape}")
+        start = subs.find("...")
+        parts.append(t.shape[start : start + width] if width else ())
+    try:
+        common = np.broadcast_shapes(*parts)
+    except ValueError:
+        raise ValueError(f"einsum: the axes '...' covers, {parts}, do not broadcast") from None
+    letters = "".join([c for c in LETTERS if c not in equation][: len(common)])
+    spelled, broadcast = [], []
+    for subs, t, part in zip(inputs, tensors, parts):
+        if "..." in subs:
+            start = subs.index("...")
+            lead, rest = t.shape[:start], t.shape[start + len(part) :]
+            if part != common:
+                ones = (1,) * (len(common) - len(part))
+                t = t.reshape(lead + ones + part + rest).broadcast_to(lead + common + rest)
+            subs = subs.replace("...", letters)
+        spelled.append(subs)
+        broadcast.append(t)
+    if arrow:
+        output = output.replace("...", letters)
+    else:
+        named = "".join(spelled)
+        output = letters + "".join(
+            sorted(c for c in set(named) - set(letters) if named.count(c) == 1)
+        )
+    return ",".join(spelled) + "->" + output, broadcast
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, as torch.einsum("ij,jk->ik", a, b) or ("...ij,...jk", a, b): the
+    gradient reaches every operand. Operands may also be given as one list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    tensors = [lift(t) for t in operands]
+    if not tensors:
+        raise ValueError("einsum: need at least one operand")
+    equation, tensors = _spell_out_ellipsis(equation.replace(" ", ""), tensors)
+    return Einsum.apply(_parse_einsum(equation, tensors), *tensors)

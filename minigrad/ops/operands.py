@@ -1,4 +1,5 @@
-"""How Python values become the Tensor operands of the primitives: `lift`, `constant`, `pair`."""
+"""How Python values and arguments become what the primitives take: `lift`, `constant`, `pair`,
+and PyTorch's `dim=`/`keepdim=` beside numpy's `axis=`/`keepdims=`."""
 
 from __future__ import annotations
 
@@ -50,3 +51,37 @@ def pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
 def as_axis(axis: Any) -> Any:
     """An axis argument as numpy takes it (a list of axes becomes a tuple)."""
     return tuple(axis) if isinstance(axis, list) else axis
+
+
+def pick_axis(where: str, dim: Any, axis: Any) -> Any:
+    """PyTorch's `dim=` or numpy's `axis=` (whichever was given; not both), as numpy takes it."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"{where}: got both dim={dim!r} and axis={axis!r}; pass one of them")
+    return as_axis(axis if dim is None else dim)
+
+
+def pick_keep(where: str, keepdim: bool, keepdims: bool | None) -> bool:
+    """PyTorch's `keepdim=` or numpy's `keepdims=` (whichever was given)."""
+    if keepdims is None:
+        return bool(keepdim)
+    if keepdim and not keepdims:
+        raise TypeError(f"{where}: got keepdim=True and keepdims=False; pass one of them")
+    return bool(keepdims)
+
+
+def pick_dims(where: str, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple:
+    """(axis, keepdims) for numpy, from PyTorch's dim/keepdim or numpy's axis/keepdims."""
+    return pick_axis(where, dim, axis), pick_keep(where, keepdim, keepdims)
+
+
+def check_dim(where: str, dim: Any, ndim: int) -> int:
+    """One axis as a non-negative int, checked against `ndim` (0-d tensors take 0 or -1)."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{where}: dim must be an int, got {dim!r}")
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(
+            f"{where}: dim {dim} is out of range for a tensor of {ndim} dims "
+            f"(expected {-bound} .. {bound - 1})"
+        )
+    return int(dim) % bound

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Function, Tensor
-from .operands import lift
+from .operands import check_dim, lift
 
 
 def _read_only_view(array: np.ndarray) -> np.ndarray:
@@ -216,8 +216,10 @@ def transpose(a: Any, *axes: Any) -> Tensor:
     return Transpose.apply(lift(a), tuple(order) if order else None)
 
 
-def concatenate(tensors: Any, axis: int | None = 0) -> Tensor:
-    """Join tensors along an existing axis, as np.concatenate (axis=None: flattened first)."""
+def concatenate(tensors: Any, axis: int | None = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis, as np.concatenate (axis=None: flattened first;
+    `dim`: PyTorch's name)."""
+    axis = axis if dim is None else dim
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
@@ -228,16 +230,18 @@ def concatenate(tensors: Any, axis: int | None = 0) -> Tensor:
     return Concatenate.apply(axis, *tensors)
 
 
-def stack(tensors: Any, axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis, as np.stack."""
+def stack(tensors: Any, axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new axis, as np.stack (`dim`: PyTorch's name)."""
+    axis = axis if dim is None else dim
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: need at least one tensor")
     return Stack.apply(axis, *tensors)
 
 
-def unstack(a: Any, axis: int = 0) -> list[Tensor]:
-    """The slices of `a` along `axis`, each without that axis (torch.unbind)."""
+def unstack(a: Any, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
+    """The slices of `a` along `axis`, each without that axis (torch.unbind; `dim` its name)."""
+    axis = axis if dim is None else dim
     a = lift(a)
     if not -a.ndim <= axis < a.ndim:
         raise ValueError(f"unstack: axis {axis} is out of bounds for shape {a.shape}")
@@ -290,3 +294,181 @@ def _is_int(value: Any) -> bool:
 
 def getitem(a: Tensor, index: Any) -> Tensor:
     return Index.apply(a, _normalize_index(index))
+
+
+# --- PyTorch's shape ops: compositions of reshape, transpose, broadcast_to, indexing, split -----
+
+
+def _dims(where: str, dims: Any, ndim: int) -> list[int]:
+    """Axes given as `f(0, 1)` or `f((0, 1))`, each checked and made non-negative."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    return [check_dim(where, d, ndim) for d in dims]
+
+
+def permute(a: Any, *dims: Any) -> Tensor:
+    """Reorder the axes: output axis i is input axis dims[i] (`permute(2, 0, 1)`)."""
+    a = lift(a)
+    order = _dims("permute", dims, a.ndim)
+    if sorted(order) != list(range(a.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} axes of {a.shape}")
+    return Transpose.apply(a, tuple(order))
+
+
+def swapdims(a: Any, dim0: int, dim1: int) -> Tensor:
+    """Swap two axes: PyTorch's `transpose(dim0, dim1)` (numpy's swapaxes)."""
+    a = lift(a)
+    order = list(range(a.ndim))
+    i, j = check_dim("transpose", dim0, a.ndim), check_dim("transpose", dim1, a.ndim)
+    if a.ndim == 0:
+        return Reshape.apply(a, ())
+    order[i], order[j] = order[j], order[i]
+    return Transpose.apply(a, tuple(order))
+
+
+def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes start_dim .. end_dim into one (a 0-d tensor becomes shape (1,))."""
+    a = lift(a)
+    start, end = check_dim("flatten", start_dim, a.ndim), check_dim("flatten", end_dim, a.ndim)
+    if a.ndim == 0:
+        return Reshape.apply(a, (1,))
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = int(np.prod(a.shape[start : end + 1]))
+    return Reshape.apply(a, a.shape[:start] + (merged,) + a.shape[end + 1 :])
+
+
+def squeeze(a: Any, dim: Any = None) -> Tensor:
+    """Drop size-1 axes: all of them, or those of `dim` (an int or a tuple) that have size 1
+    (as PyTorch, an axis of another size is left alone)."""
+    a = lift(a)
+    if dim is None:
+        chosen = set(range(a.ndim))
+    else:
+        chosen = set(_dims("squeeze", dim if isinstance(dim, (tuple, list)) else (dim,), a.ndim))
+    kept = tuple(n for i, n in enumerate(a.shape) if not (i in chosen and n == 1))
+    return Reshape.apply(a, kept)
+
+
+def unsqueeze(a: Any, dim: int) -> Tensor:
+    """Insert a size-1 axis at position `dim` (-ndim-1 .. ndim)."""
+    a = lift(a)
+    position = check_dim("unsqueeze", dim, a.ndim + 1)
+    return Reshape.apply(a, a.shape[:position] + (1,) + a.shape[position:])
+
+
+def expand(a: Any, *sizes: Any) -> Tensor:
+    """Broadcast to `sizes` without copying; -1 keeps an axis's size (PyTorch's expand)."""
+    a = lift(a)
+    target = list(sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes)
+    lead = len(target) - a.ndim
+    if lead < 0:
+        raise ValueError(f"expand: {tuple(target)} has fewer dims than the tensor's {a.shape}")
+    for i, n in enumerate(target):
+        if n == -1:
+            if i < lead:
+                raise ValueError(f"expand: -1 is not allowed for the new leading dim {i}")
+            target[i] = a.shape[i - lead]
+    return a.broadcast_to(tuple(target))
+
+
+def _split_at(a: Tensor, sizes: list[int], axis: int) -> list[Tensor]:
+    bounds = (0, *itertools.accumulate(sizes))
+    return list(Split.apply(a, bounds, axis, None))
+
+
+def chunk(a: Any, chunks: int, dim: int = 0) -> list[Tensor]:
+    """Cut into `chunks` pieces along `dim`, each ceil(n / chunks) long except the last (so there
+    may be fewer pieces than asked for), as torch.chunk."""
+    a = lift(a)
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+    axis = check_dim("chunk", dim, a.ndim)
+    if a.ndim == 0:
+        raise ValueError("chunk: a 0-d tensor cannot be chunked")
+    length = a.shape[axis]
+    step = -(-length // chunks) if length else 1
+    return _split_at(
+        a, [builtins.min(step, length - start) for start in range(0, length, step)] or [0], axis
+    )
+
+
+def split_sizes(a: Any, split_size_or_sections: Any, dim: int = 0) -> list[Tensor]:
+    """PyTorch's split: pieces of `split_size_or_sections` each (the last may be shorter), or of
+    the listed sizes, which must add up to the length of `dim`. (`minigrad.split` is numpy's.)"""
+    a = lift(a)
+    axis = check_dim("split", dim, a.ndim)
+    if a.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split")
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0 and length:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [builtins.min(size, length - start) for start in range(0, length, size or 1)]
+        return _split_at(a, sizes or [0], axis)
+    sizes = [int(n) for n in split_size_or_sections]
+    if any(n < 0 for n in sizes) or builtins.sum(sizes) != length:
+        raise ValueError(
+            f"split: sizes {sizes} must be non-negative and add up to {length}, the length of "
+            f"dim {dim} of shape {a.shape}"
+        )
+    return _split_at(a, sizes, axis)
+
+
+def cat(tensors: Any, dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """PyTorch's name for `concatenate`: join tensors along an existing axis."""
+    return concatenate(tensors, dim if axis is None else axis)
+
+
+def _indices(where: str, index: Any, length: int) -> np.ndarray:
+    """An index argument (a Tensor of whole numbers, an int array or a list) as checked ints."""
+    values = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if values.dtype.kind == "f":
+        if not np.array_equal(values, np.round(values)):
+            raise TypeError(f"{where}: index must hold whole numbers, got {values}")
+        values = values.astype(np.intp)
+    elif values.dtype.kind not in "iu" or values.dtype == bool:
+        raise TypeError(f"{where}: index must be integers, got dtype {values.dtype}")
+    bad = (values < 0) | (values >= length)
+    if bad.any():
+        raise IndexError(
+            f"{where}: index {values[bad].flat[0]} is out of range for a dim of size {length}"
+        )
+    return values.astype(np.intp)
+
+
+def gather(a: Any, dim: int, index: Any) -> Tensor:
+    """out[i][j] = a[index[i][j]][j] for dim 0 (and so on), as torch.gather: `index` has a's
+    number of dims and is no larger than a in the others. Composed from indexing, so repeated
+    indices add up in the gradient."""
+    a = lift(a)
+    axis = check_dim("gather", dim, a.ndim)
+    shape = (index.data if isinstance(index, Tensor) else np.asarray(index)).shape
+    if len(shape) != a.ndim or any(
+        n > m for i, (n, m) in enumerate(zip(shape, a.shape)) if i != axis
+    ):
+        raise ValueError(
+            f"gather: index of shape {shape} does not fit a tensor of shape {a.shape} along dim "
+            f"{dim} (same number of dims, no larger except along dim)"
+        )
+    picked = _indices("gather", index, a.shape[axis] if a.ndim else 1)
+    if a.ndim == 0:
+        return Reshape.apply(a, ())
+    grid = list(np.ix_(*[np.arange(n) for n in shape])) if picked.size else []
+    if not grid:
+        return Index.apply(a, tuple(slice(0, n) for n in shape))  # an empty result
+    grid[axis] = picked
+    return Index.apply(a, tuple(grid))
+
+
+def index_select(a: Any, dim: int, index: Any) -> Tensor:
+    """The entries of `a` at the 1-D `index` along `dim` (repeats allowed): torch.index_select."""
+    a = lift(a)
+    axis = check_dim("index_select", dim, a.ndim)
+    picked = _indices("index_select", index, a.shape[axis] if a.ndim else 1)
+    if picked.ndim > 1:
+        raise ValueError(f"index_select: index must be 1-D, got shape {picked.shape}")
+    if a.ndim == 0:
+        return Reshape.apply(a, ())
+    return Index.apply(a, (slice(None),) * axis + (picked.reshape(-1),))

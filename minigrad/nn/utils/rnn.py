@@ -98,7 +98,7 @@ def pack_padded_sequence(
             f"got shape {x.shape}"
         )
     if batch_first:
-        x = x.transpose(1, 0, *range(2, x.ndim))
+        x = x.transpose(0, 1)  # (B, T, *) -> (T, B, *)
     lengths = checked_lengths("pack_padded_sequence", lengths, x.shape[1], x.shape[0])
     sorted_indices = unsorted_indices = None
     if enforce_sorted:
@@ -144,7 +144,7 @@ def pad_packed_sequence(
             fill = np.full((total_length - steps,) + padded.shape[1:], padding_value)
             padded = concatenate([padded, constant(fill, padded.dtype)])
     if batch_first:
-        padded = padded.transpose(1, 0, *range(2, padded.ndim))
+        padded = padded.transpose(0, 1)
     return padded, lengths.copy()
 
 
