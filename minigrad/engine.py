@@ -38,6 +38,8 @@ class Tensor:
     __hash__ = object.__hash__  # by identity, as PyTorch: `==` is elementwise, keys stay usable
 
     data: np.ndarray
+    _edge: tuple[Node, int] | None  # (the node that made it, which output); None for a leaf
+    _autograd: dict  # rare autograd state (leaf hooks, create_graph's gradient), once needed
     grad: np.ndarray | None
 
     # Attached by `ops.install_tensor_methods` (declared here so type checkers know them):
@@ -89,6 +91,14 @@ class Tensor:
     dim: Callable[[Tensor], int]
     tolist: Callable[[Tensor], Any]
     min: Callable[..., Any]  # a Tensor, or (values, indices) along a dim, as max
+    __abs__: Callable[[Tensor], Tensor]
+    sqrt: Callable[..., Tensor]
+    abs: Callable[..., Tensor]
+    minimum: Callable[..., Tensor]
+    clamp: Callable[..., Tensor]
+    clip: Callable[..., Tensor]
+    register_hook: Callable[..., Any]  # autograd/hooks.py
+    grad_tensor: Tensor | None  # autograd/hooks.py
     chunk: Callable[..., list[Tensor]]
     split: Callable[..., list[Tensor]]
     to: Callable[..., Tensor]
@@ -128,7 +138,7 @@ class Tensor:
         self.data = as_float_array(data.data if isinstance(data, Tensor) else data, dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
-        self._edge: Edge | None = None  # (the node that produced it, which output); None: a leaf
+        self._edge = None
 
     shape = property(lambda self: self.data.shape, doc="Shape of the data, as numpy's.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
@@ -138,7 +148,7 @@ class Tensor:
     @property
     def grad_fn(self) -> Node | None:
         """The Node that produced this tensor, or None for a leaf."""
-        return None if self._edge is None else self._edge[0]  # type: ignore[return-value]
+        return None if self._edge is None else self._edge[0]
 
     @property
     def output_index(self) -> int:
@@ -170,10 +180,10 @@ class Tensor:
         """Ask backward to fill `.grad` of this non-leaf tensor too."""
         if self._edge is not None:
             node, index = self._edge
-            if node.retained is None:  # type: ignore[union-attr]
-                node.retained = {}  # type: ignore[union-attr]
-                node.add_hook(fill_retained_grads)  # type: ignore[union-attr]
-            node.retained[index] = weakref.ref(self)  # type: ignore[union-attr]
+            if node.retained is None:
+                node.retained = {}
+                node.add_hook(fill_retained_grads)
+            node.retained[index] = weakref.ref(self)
 
     def backward(
         self,
@@ -250,7 +260,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return _tensor(array, None)
 
 
-def _tensor(data: np.ndarray, edge: Edge | None) -> Tensor:
+def _tensor(data: np.ndarray, edge: tuple[Node, int] | None) -> Tensor:
     """A Tensor around `data` made by the op at `edge` (no checks: the engine's own path)."""
     tensor = Tensor.__new__(Tensor)
     tensor.data = data
@@ -321,14 +331,14 @@ class Node:
         """The saved tensors, rebuilt from the saved arrays and their sources (see saved.py)."""
         if self._saved is None:
             raise checks.released(self.fn.__name__)
-        tensors = []
+        tensors: list[Tensor | None] = []
         for source, data in zip(self._saved, self._saved_data):
             if type(source) is int:  # ~k: our own output k
                 tensors.append(_tensor(data, (self, ~source)))
             elif source is None:  # nothing saved, or an input that needs no gradient: a constant
                 tensors.append(None if data is None else _tensor(data, None))
             elif type(source[0]) is Node:  # an input an op made: hung from its edge again
-                tensors.append(_tensor(data, source))
+                tensors.append(_tensor(data, source))  # source: (node, k)
             else:  # a leaf (or a tensor that was neither input nor output): the tensor itself
                 leaf = source[0]
                 if leaf.data is not data:
@@ -421,6 +431,7 @@ class _Unrecorded:
     needs a gradient (as PyTorch: `needs_input_grad` is all False)."""
 
     __slots__ = ("_inputs", "__dict__")  # a slot: storing the inputs is cheap, on every op
+    _inputs: tuple
 
     @property
     def needs_input_grad(self) -> tuple:
@@ -604,7 +615,7 @@ def run_backward(
     if retain_graph is None:
         retain_graph = create_graph
     pending: dict[Node, list] = {}  # node -> gradient of each of its outputs, summed so far
-    roots = []
+    roots: list[Node] = []
     for output, seed in zip(outputs, seeds):
         seed = _as_seed(output, seed)
         if output._edge is None:
@@ -612,9 +623,9 @@ def run_backward(
                 raise checks.no_graph(output.shape)
             deliver(output, seed)
         else:
-            node, index = output._edge
-            _add_to(pending, node, index, seed, create_graph)  # type: ignore[arg-type]
-            roots.append(node)
+            root, index = output._edge
+            _add_to(pending, root, index, seed, create_graph)
+            roots.append(root)
     waiting = _count_uses(roots)  # node -> how many of its uses have not sent their gradient yet
     ready = [node for node in dict.fromkeys(roots) if node not in waiting]
     state = current()

@@ -13,8 +13,10 @@ import numpy as np
 from . import checks
 from .engine import Tensor
 
-NUMPY_UFUNCS: dict = {}  # numpy ufunc -> the minigrad op it runs on Tensors (filled by ops)
-NUMPY_FUNCTIONS: dict = {}  # numpy function -> the minigrad op (filled by ops)
+NUMPY_UFUNCS: dict[
+    Any, Any
+] = {}  # numpy ufunc -> the minigrad op it runs on Tensors (filled by ops)
+NUMPY_FUNCTIONS: dict[Any, Any] = {}  # numpy function -> the minigrad op (filled by ops)
 
 
 def truth_value(self: Tensor) -> bool:
@@ -84,7 +86,7 @@ def reduce_ex(self: Tensor, protocol: Any) -> tuple:
     return rebuild_leaf, (type(self), self.data, self.requires_grad, self.grad)
 
 
-def rebuild_leaf(cls: type, data: np.ndarray, requires_grad: bool, grad: Any) -> Any:
+def rebuild_leaf(cls: Any, data: np.ndarray, requires_grad: bool, grad: Any) -> Any:
     """A leaf of type `cls` with copies of `data` and `grad` (what deepcopy and pickle make)."""
     tensor = cls.__new__(cls)
     Tensor.__init__(tensor, data, requires_grad)  # copies the array

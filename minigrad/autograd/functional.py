@@ -191,24 +191,24 @@ def _jacobian(
     if strategy not in STRATEGIES:
         raise ValueError(f"{name}: strategy must be one of {STRATEGIES}, got {strategy!r}")
     with enable_grad():
-        inputs = _prepare(inputs, create_graph)
-        outputs, outputs_tuple = _as_tuple(name, "outputs of the function", func(*inputs))
+        prepared = _prepare(inputs, create_graph)
+        outputs, outputs_tuple = _as_tuple(name, "outputs of the function", func(*prepared))
         if strategy == "reverse-mode":  # row k of block (i, j): the vjp of the basis vector e_k
             blocks = []
             for out in outputs:
-                rows = [_vjp([out], inputs, [e], create_graph, strict, name) for e in _basis(out)]
-                blocks.append([_assemble(rows, j, out, x) for j, x in enumerate(inputs)])
+                rows = [_vjp([out], prepared, [e], create_graph, strict, name) for e in _basis(out)]
+                blocks.append([_assemble(rows, j, out, x) for j, x in enumerate(prepared)])
         else:  # column k of block (i, j): the jvp of e_k on input j, zeros on the others
-            columns: list = [[[] for _ in inputs] for _ in outputs]  # [i][j]: the columns
-            for j, x in enumerate(inputs):
-                others = [np.zeros_like(y.data) for y in inputs]
+            columns: list = [[[] for _ in prepared] for _ in outputs]  # [i][j]: the columns
+            for j, x in enumerate(prepared):
+                others = [np.zeros_like(y.data) for y in prepared]
                 for e in _basis(x):
-                    vs = [e if k == j else others[k] for k in range(len(inputs))]
-                    products = _jvp(outputs, inputs, vs, create_graph, strict, name)
+                    vs = [e if k == j else others[k] for k in range(len(prepared))]
+                    products = _jvp(outputs, prepared, vs, create_graph, strict, name)
                     for i, column in enumerate(products):
                         columns[i][j].append(column.reshape(-1))
             blocks = [
-                [_assemble_columns(columns[i][j], out, x) for j, x in enumerate(inputs)]
+                [_assemble_columns(columns[i][j], out, x) for j, x in enumerate(prepared)]
                 for i, out in enumerate(outputs)
             ]
     return blocks, outputs_tuple

@@ -63,7 +63,7 @@ def grad_tensor(self: Tensor) -> Tensor | None:
     """`.grad` as the differentiable Tensor that `backward(create_graph=True)` accumulated
     (None if `.grad` did not come from one); `.grad` itself stays a numpy array."""
     graph = autograd_extras(self, create=False).get("grad_graph")
-    if graph is None or self.grad is not graph[0]:  # none, or .grad was replaced since
+    if graph is None or self.grad is None or self.grad is not graph[0]:  # none, or replaced
         return None
     if not np.array_equal(graph[0], graph[1].data):
         raise RuntimeError(
@@ -94,11 +94,11 @@ class RemovableHandle:
 
 def run_tensor_hooks(node: Node, grads: tuple) -> tuple:
     """The node hook `register_hook` puts first: each output's hooks may replace its gradient."""
-    grads = list(grads)
+    hooked = list(grads)
     for index, hooks in (node.tensor_hooks or {}).items():
-        if grads[index] is not None:
-            grads[index] = apply_hooks(hooks, grads[index])
-    return tuple(grads)
+        if hooked[index] is not None:
+            hooked[index] = apply_hooks(hooks, hooked[index])
+    return tuple(hooked)
 
 
 def apply_hooks(hooks: dict, grad: Tensor) -> Tensor:

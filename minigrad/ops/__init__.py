@@ -157,8 +157,8 @@ def install_tensor_methods() -> None:
     T.__le__ = lambda self, other: self.data <= _array(other)
     T.__gt__ = lambda self, other: self.data > _array(other)
     T.__ge__ = lambda self, other: self.data >= _array(other)
-    T.__eq__ = lambda self, other: self.data == _array(other)  # type: ignore[assignment]
-    T.__ne__ = lambda self, other: self.data != _array(other)  # type: ignore[assignment]
+    T.__eq__ = _equal  # type: ignore[assignment]
+    T.__ne__ = _not_equal  # type: ignore[assignment]
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
     T.sqrt, T.abs, T.minimum, T.clamp, T.clip = sqrt, abs, minimum, clamp, clip
     T.sum, T.max, T.mean = sum, max, mean
@@ -240,6 +240,14 @@ def _transpose(self: Tensor, *dims: Any) -> Tensor:
     return swapdims(self, *dims)
 
 
+def _equal(self: Tensor, other: Any) -> np.ndarray:
+    return self.data == _array(other)
+
+
+def _not_equal(self: Tensor, other: Any) -> np.ndarray:
+    return self.data != _array(other)
+
+
 def _binary(fn: type[Function]) -> tuple:
     """The operator and its reflected twin (`x - 2` and `2 - x`) for a binary primitive."""
 
@@ -281,25 +289,24 @@ def _numpy_extreme(op: Any) -> Any:
 
 # numpy ufuncs and functions given a Tensor run these (so `ndarray * Tensor`, np.exp(t) and
 # np.sum(t) are recorded ops); any other numpy call on a Tensor raises a TypeError.
-NUMPY_UFUNCS.update(
-    {
-        np.add: add,
-        np.subtract: sub,
-        np.multiply: mul,
-        np.true_divide: div,
-        np.power: pow,
-        np.matmul: matmul,
-        np.maximum: maximum,
-        np.negative: lambda a: -lift(a),
-        np.exp: exp,
-        np.log: log,
-        np.tanh: tanh,
-        **{
-            u: _compare(u)
-            for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
-        },
-    }
-)
+_UFUNC_OPS: dict[Any, Any] = {  # (numpy's stubs give each ufunc its own type)
+    np.add: add,
+    np.subtract: sub,
+    np.multiply: mul,
+    np.true_divide: div,
+    np.power: pow,
+    np.matmul: matmul,
+    np.maximum: maximum,
+    np.negative: lambda a: -lift(a),
+    np.exp: exp,
+    np.log: log,
+    np.tanh: tanh,
+    **{
+        u: _compare(u)
+        for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
+    },
+}
+NUMPY_UFUNCS.update(_UFUNC_OPS)
 NUMPY_FUNCTIONS.update(
     {
         np.sum: sum,
@@ -318,8 +325,9 @@ NUMPY_FUNCTIONS.update(
     }
 )
 # Questions about the values, whose answers carry no gradient, run on the arrays.
-_VALUE_QUESTIONS = (np.all, np.any, np.allclose, np.isclose, np.array_equal, np.argmax, np.argmin)
-_VALUE_QUESTIONS += (np.argsort, np.count_nonzero, np.nonzero, np.shape, np.ndim, np.size)
+_VALUE_QUESTIONS: tuple[Any, ...] = (np.all, np.any, np.allclose, np.isclose, np.array_equal)
+_VALUE_QUESTIONS += (np.argmax, np.argmin, np.argsort, np.count_nonzero, np.nonzero, np.shape)
+_VALUE_QUESTIONS += (np.ndim, np.size)
 NUMPY_FUNCTIONS.update({f: _on_values(f) for f in _VALUE_QUESTIONS})
 
 

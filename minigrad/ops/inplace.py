@@ -112,6 +112,7 @@ def _check_not_leaf(name: str, tensor: Tensor) -> None:
 
 def _result_shape(name: str, tensor: Tensor, other: Tensor) -> tuple:
     """The shape of the update; it must be the tensor's own."""
+    shape: tuple | None
     try:
         shape = np.broadcast_shapes(tensor.shape, other.shape)
     except ValueError:
@@ -122,7 +123,7 @@ def _result_shape(name: str, tensor: Tensor, other: Tensor) -> tuple:
             f"of shape {other.shape}: the result would "
             + ("not broadcast" if shape is None else f"have shape {shape}")
         )
-    return shape
+    return tensor.shape
 
 
 def _take_place(name: str, tensor: Tensor, result: Tensor) -> Tensor:
