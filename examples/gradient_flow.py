@@ -31,23 +31,34 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 from common import (
-    COLORS,
     DEFAULT_OUT,
-    VARIANTS,
     Progress,
-    Regressor,
+    SequenceModel,
     adding_batch,
-    evaluate_adding,
+    adding_scores,
+    color,
+    markdown_table,
     need_matplotlib,
-    train_adding,
+    preset_parser,
+    train,
 )
 
 import minigrad as mg
-from minigrad import nn
 from minigrad.nn import functional as F
+from minigrad.nn.recurrent import output_of
+
+# The four cells compared: the layer (fast path, for the input-gradient study) and the cell (for
+# the state study, which steps through time itself to watch every h_t).
+LAYERS = {"rnn": "rnn", "gru": "gru", "lstm": "lstm", "lstm-fb1": "lstm-fb1"}
+CELLS = {
+    "rnn": "RNNCell",
+    "gru": "GRUCell",
+    "lstm": "LSTMCell",
+    "lstm-fb1": "LSTMCell(forget_bias=1.0)",
+}
 
 
-def gradient_profile(model: Regressor, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def gradient_profile(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """||dL/dx_t|| / ||dL/dx_T|| for t = T, T-1, ..., 1 (index = distance T - t)."""
     inputs = mg.Tensor(x, requires_grad=True)
     loss = F.mse_loss(model(inputs), y)
@@ -60,24 +71,37 @@ def geometric_mean(profiles: np.ndarray) -> np.ndarray:
     return np.exp(np.mean(np.log(np.maximum(profiles, 1e-300)), axis=0))
 
 
+def train_on_adding(
+    model: SequenceModel, length: int, steps: int, args: argparse.Namespace, seed: int, progress
+) -> float:
+    """`steps` Adam steps (lr args.lr, clip 1) on the adding problem at `length`; the test MSE."""
+    dtype = model.head.weight.dtype
+
+    def loss_of(rng: np.random.Generator) -> mg.Tensor:
+        x, y = adding_batch(rng, length, args.batch, dtype=dtype)
+        return F.mse_loss(model(x), y)
+
+    rng = np.random.default_rng(seed + 1000)
+    test_x, test_y = adding_batch(rng, length, 512, dtype=dtype)
+    error = lambda: adding_scores(model, test_x, test_y)[0]  # noqa: E731
+    train(model, loss_of, error, steps=steps, lr=args.lr, every=steps, rng=rng, progress=progress)
+    return error()
+
+
 def run(args: argparse.Namespace) -> dict[str, dict[str, np.ndarray]]:
     """{variant: {"init": (seeds, T) profiles, "trained": ..., "mse": (seeds,) test errors}}."""
     probe_x, probe_y = adding_batch(np.random.default_rng(12345), args.length, args.probe)
     results: dict[str, dict[str, np.ndarray]] = {}
-    total = len(VARIANTS) * len(args.seeds) * args.train_steps
-    progress = Progress(total, desc="training")
-    for name, (cell, forget_bias) in VARIANTS.items():
+    total = len(LAYERS) * len(args.seeds) * args.train_steps
+    progress = Progress(total, desc="inputs: training")
+    for name, layer in LAYERS.items():
         init, trained, errors = [], [], []
         for seed in args.seeds:
-            nn.init.manual_seed(seed)
-            model = Regressor(cell, args.hidden, forget_bias=forget_bias)
+            model = SequenceModel(layer, args.hidden, dtype=np.float32, rng=seed)
             init.append(gradient_profile(model, probe_x, probe_y))
-            rng = np.random.default_rng(seed + 1000)
-            train_adding(
-                model, args.train_length, args.train_steps, args.batch, args.lr, rng, progress
-            )
+            mse = train_on_adding(model, args.train_length, args.train_steps, args, seed, progress)
             trained.append(gradient_profile(model, probe_x, probe_y))
-            errors.append(evaluate_adding(model, args.train_length, rng)[0])
+            errors.append(mse)
         results[name] = {
             "init": np.array(init),
             "trained": np.array(trained),
@@ -95,15 +119,10 @@ def table(results: dict, length: int) -> str:
     columns = [(name, phase) for phase in ("init", "trained") for name in results]
     errors = [f"{np.mean(results[name]['mse']):.3f}" for name, _ in columns if _ == "trained"]
     header = ["T - t"] + [f"{name} ({phase})" for name, phase in columns]
-    rows = [header]
     means = {key: geometric_mean(results[key[0]][key[1]]) for key in columns}
-    for d in distances:
-        rows.append([str(d)] + [f"{means[key][d]:.2e}" for key in columns])
+    rows = [[str(d)] + [f"{means[key][d]:.2e}" for key in columns] for d in distances]
     rows.append(["test MSE"] + ["-"] * len(results) + errors)  # 1/6 = 0.167: nothing learnt
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |" for row in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 def plot(results: dict, args: argparse.Namespace, path: Path) -> None:
@@ -118,11 +137,15 @@ def plot(results: dict, args: argparse.Namespace, path: Path) -> None:
             f"after {args.train_steps} Adam steps on the adding problem (T={args.train_length})",
         ),
     ):
-        for name, runs in results.items():
+        for index, (name, runs) in enumerate(results.items()):
             profiles = np.maximum(runs[phase], 1e-300)
-            ax.plot(distance, geometric_mean(profiles), color=COLORS[name], label=name)
+            ax.plot(distance, geometric_mean(profiles), color=color(name, index), label=name)
             ax.fill_between(
-                distance, profiles.min(axis=0), profiles.max(axis=0), color=COLORS[name], alpha=0.15
+                distance,
+                profiles.min(axis=0),
+                profiles.max(axis=0),
+                color=color(name, index),
+                alpha=0.15,
             )
         ax.set_yscale("log")
         ax.set_xlabel("distance T - t (steps back from the loss)")
@@ -140,22 +163,129 @@ def plot(results: dict, args: argparse.Namespace, path: Path) -> None:
     plt.close(fig)
 
 
+# --- The state study: ||dL/dh_t|| along a long sequence, read by a hook on every h_t ---------
+
+
+def watch(h: mg.Tensor, t: int, norms: np.ndarray) -> None:
+    """When backward reaches h_t, record the norm of the gradient that arrived, ||dL/dh_t||."""
+    h.register_hook(lambda grad: norms.__setitem__(t, np.linalg.norm(np.asarray(grad.data))))
+
+
+def state_gradient_norms(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """||dL/dh_t|| for t = 1 .. T (by every path: the readout and all later steps)."""
+    cell, state, states = model.rnn.cell, None, []
+    for t in range(len(x)):  # the loop nn.Recurrent runs, written out to hold on to each h_t
+        state = cell(x[t], state)
+        states.append(output_of(state))
+    loss = F.mse_loss(model.head(states[-1]), y)
+    norms = np.zeros(len(x))
+    if hasattr(mg.Tensor, "register_hook"):
+        for t, h in enumerate(states):
+            watch(h, t, norms)
+        loss.backward()
+    else:  # a minigrad without hooks: the same numbers from minigrad.grad
+        for t, grad in enumerate(mg.grad(loss, states)):
+            norms[t] = np.linalg.norm(grad.data)
+    return norms
+
+
+def decay_per_step(norms: np.ndarray) -> float:
+    """The factor by which ||dL/dh_t|| shrinks per step back: exp(slope) of a straight-line fit of
+    log ||dL/dh_t|| against the distance T - t, over the steps whose gradient did not underflow."""
+    profile = norms[::-1]
+    distance = np.arange(len(profile))
+    kept = profile > 1e-300
+    if kept.sum() < 2:
+        return float("nan")
+    return float(np.exp(np.polyfit(distance[kept], np.log(profile[kept]), 1)[0]))
+
+
+def run_states(args: argparse.Namespace) -> dict[str, dict]:
+    """{cell: {"init": (T,) norms, "trained": (T,) norms, "mse": test MSE at the training T}}."""
+    probe_x, probe_y = adding_batch(
+        np.random.default_rng(54321), args.state_length, args.state_probe, dtype=np.float64
+    )
+    progress = Progress(len(CELLS) * args.state_steps, desc="states: training")
+    results = {}
+    for name, cell in CELLS.items():
+        model = SequenceModel(cell, args.state_hidden, dtype=np.float64, rng=args.state_seed)
+        init = state_gradient_norms(model, probe_x, probe_y)
+        length = args.state_train_length
+        mse = train_on_adding(model, length, args.state_steps, args, args.state_seed, progress)
+        trained = state_gradient_norms(model, probe_x, probe_y)
+        results[name] = {"init": init, "trained": trained, "mse": mse}
+    progress.close()
+    return results
+
+
+def states_table(results: dict, args: argparse.Namespace) -> str:
+    """Per cell: the fitted decay per step and the end-to-end ratio, at init and trained."""
+    header = ["cell", "decay per step (init)", "decay per step (trained)"]
+    header += ["h_1 : h_T gradient norms (init)", "h_1 : h_T (trained)"]
+    header += [f"test MSE at T={args.state_train_length}"]
+    rows = []
+    for name, r in results.items():
+        ratios = [r[phase][0] / r[phase][-1] for phase in ("init", "trained")]
+        rows.append(
+            [name, f"{decay_per_step(r['init']):.3f}", f"{decay_per_step(r['trained']):.3f}"]
+            + [f"{ratio:.2e}" for ratio in ratios]
+            + [f"{r['mse']:.3f}"]
+        )
+    return markdown_table(header, rows)
+
+
+def plot_states(results: dict, args: argparse.Namespace, path: Path) -> None:
+    plt = need_matplotlib()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    distance = np.arange(args.state_length)
+    trained = (
+        f"after {args.state_steps} Adam steps on the adding problem (T={args.state_train_length})"
+    )
+    for ax, phase, title in zip(axes, ("init", "trained"), ("at initialisation", trained)):
+        for index, (name, r) in enumerate(results.items()):
+            profile = r[phase][::-1] / r[phase][-1]
+            label = f"{name} ({decay_per_step(r[phase]):.3f} per step)"
+            ax.plot(distance, np.maximum(profile, 1e-300), color=color(name, index), label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("distance T - t (steps back from the loss)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(loc="lower left", fontsize=8, title="cell (fitted decay)", title_fontsize=8)
+    axes[0].set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
+    fig.suptitle(
+        f"Gradient reaching each hidden state h_t (T={args.state_length}, hidden "
+        f"{args.state_hidden}, seed {args.state_seed}; read by a hook on every h_t)",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--length", type=int, default=60, help="sequence length T (default 60)")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size (default 32)")
-    parser.add_argument("--seeds", type=int, default=4, help="seeds per cell (default 4)")
-    parser.add_argument("--train-steps", type=int, default=400, help="Adam steps (default 400)")
-    parser.add_argument("--train-length", type=int, default=20, help="training T (default 20)")
-    parser.add_argument("--batch", type=int, default=32, help="training batch (default 32)")
-    parser.add_argument("--probe", type=int, default=64, help="sequences measured (default 64)")
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    inputs = parser.add_argument_group("the input study: ||dL/dx_t||, several seeds")
+    inputs.add_argument("--length", type=int, default=60, help="sequence length T measured")
+    inputs.add_argument("--hidden", type=int, default=32, help="hidden size")
+    inputs.add_argument("--seeds", type=int, default=4, help="seeds per cell")
+    inputs.add_argument("--train-steps", type=int, default=400, help="Adam steps")
+    inputs.add_argument("--train-length", type=int, default=20, help="training T")
+    inputs.add_argument("--probe", type=int, default=64, help="sequences measured")
+    states = parser.add_argument_group("the state study: ||dL/dh_t|| along a long sequence")
+    states.add_argument("--state-length", type=int, default=1000, help="sequence length measured")
+    states.add_argument("--state-hidden", type=int, default=128, help="hidden size")
+    states.add_argument("--state-steps", type=int, default=100, help="Adam steps")
+    states.add_argument("--state-train-length", type=int, default=100, help="training T")
+    states.add_argument("--state-probe", type=int, default=16, help="sequences measured")
+    states.add_argument("--state-seed", type=int, default=0, help="the seed of every cell")
+    parser.add_argument("--batch", type=int, default=32, help="training batch (both studies)")
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (both)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps (tests)")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.length, args.hidden, args.seeds, args.train_steps, args.train_length = 12, 8, 2, 5, 6
-        args.batch, args.probe = 8, 8
+    smoke = dict(length=12, hidden=8, seeds=2, train_steps=5, train_length=6, batch=8, probe=8)
+    smoke.update(state_length=30, state_hidden=8, state_steps=3, state_train_length=6)
+    args = preset_parser(parser, {"smoke": smoke}, argv)
     args.seeds = list(range(args.seeds))
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -169,9 +299,15 @@ def main(argv: list[str] | None = None) -> None:
         f"||dL/dx_t|| / ||dL/dx_T|| (geometric mean over {len(args.seeds)} seeds), T={args.length}"
     )
     print(text)
-    print(
-        f"saved {path} and {args.out / 'gradient_flow.md'} in {time.perf_counter() - started:.0f}s"
-    )
+    state_results = run_states(args)
+    state_text = states_table(state_results, args)
+    state_path = args.out / "state_gradients.png"
+    plot_states(state_results, args, state_path)
+    (args.out / "state_gradients.md").write_text(state_text + "\n")
+    print(f"||dL/dh_t|| along T={args.state_length} (hidden {args.state_hidden})")
+    print(state_text)
+    elapsed = time.perf_counter() - started
+    print(f"saved {path}, {state_path} and their .md tables in {elapsed:.0f}s")
 
 
 if __name__ == "__main__":
