@@ -32,6 +32,7 @@ from common import (
     SequenceModel,
     adding_batch,
     adding_scores,
+    check_cells,
     color,
     markdown_table,
     need_matplotlib,
@@ -91,10 +92,6 @@ def run(args: argparse.Namespace) -> list[dict]:
                 result = run_one(cell, length, seed, args, progress)
                 results.append(result)
                 curve = result["curve"]
-                skipped = args.steps - curve.steps[-1]  # an early stop skips the rest
-                progress.count += skipped
-                if progress.bar is not None:
-                    progress.bar.update(skipped)
                 progress.write(
                     f"T={length:<4} {cell:<9} seed {seed}  test MSE {result['mse']:.4f}  "
                     f"within 0.04: {result['accuracy']:.0%}  steps {curve.steps[-1]}  "
@@ -191,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", type=int, default=512, help="test sequences per T")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     args = preset_parser(parser, PRESETS, argv)
+    check_cells(parser, args.cells)
     if min(args.lengths) < (4 if args.variant == "hochreiter" else 2):
         parser.error("--lengths must be at least 2 (4 for the hochreiter variant)")
     args.lengths = sorted(set(args.lengths))

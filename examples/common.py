@@ -64,6 +64,12 @@ class Progress:
             elapsed = time.perf_counter() - self.start
             print(f"{self.desc} {self.count}/{self.total}  {shown}  ({elapsed:.0f}s)", flush=True)
 
+    def skip(self, steps: int) -> None:
+        """Count `steps` as done without running them (a run that stopped early)."""
+        self.count += steps
+        if self.bar is not None:
+            self.bar.update(steps)
+
     def write(self, text: str) -> None:
         """Print without breaking the bar."""
         if self.bar is not None:
@@ -138,11 +144,17 @@ def adding_scores(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, floa
 def parse_cell(name: str) -> tuple[str, dict[str, Any]]:
     """'lstm-fb1' or 'PeepholeLSTMCell(output_activation=False)' -> (class name, keywords)."""
     spec = ALIASES.get(name, name)
-    tree = ast.parse(spec, mode="eval").body
+    try:
+        tree = ast.parse(spec, mode="eval").body
+    except SyntaxError:
+        tree = None
     if isinstance(tree, ast.Name):
         return tree.id, {}
     if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and not tree.args:
-        return tree.func.id, {k.arg: ast.literal_eval(k.value) for k in tree.keywords}
+        try:
+            return tree.func.id, {k.arg: ast.literal_eval(k.value) for k in tree.keywords}
+        except ValueError:
+            pass  # a keyword whose value is not a literal
     raise ValueError(f"cell {name!r}: expected a class name, optionally with keywords in brackets")
 
 
@@ -161,6 +173,15 @@ def recurrent_layer(name: str, inputs: int, hidden: int, dtype: Any, rng: int) -
         )
     module = cls(inputs, hidden, dtype=dtype, rng=rng, **keywords)
     return nn.Recurrent(module) if class_name.endswith("Cell") else module
+
+
+def check_cells(parser: argparse.ArgumentParser, names: list[str], inputs: int = 2) -> None:
+    """Exit with the parser's usage line if a cell name does not build (before any training)."""
+    for name in names:
+        try:
+            recurrent_layer(name, inputs, 2, np.float32, 0)
+        except (ValueError, TypeError) as error:
+            parser.error(str(error))
 
 
 class SequenceModel(nn.Module):
@@ -250,6 +271,8 @@ def train(
         if progress is not None:
             progress.update(loss=loss.item())
     curve.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress.skip(steps - curve.steps[-1])
     return curve
 
 

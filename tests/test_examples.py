@@ -268,10 +268,56 @@ def test_adding_problem_takes_any_cell_by_name_and_stops_early(tmp_path: Path) -
         assert ran == solved < 400 and float(row[3]) <= 0.0025
 
 
-def test_adding_problem_refuses_an_unknown_cell_and_shows_defaults() -> None:
-    bad = run_example("adding_problem.py", "--smoke", "--cells", "Transformer", check=False)
-    assert bad.returncode != 0 and "minigrad.nn has no module class 'Transformer'" in bad.stderr
-    assert "(default: 3000)" in run_example("adding_problem.py", "--help").stdout
+@pytest.mark.parametrize(
+    ("script", "shown"),
+    [
+        ("adding_problem.py", "(default: 3000)"),
+        ("gradient_flow.py", "(default: 1000)"),
+        ("lstm_variants.py", "(default: 100)"),
+    ],
+)
+def test_help_shows_the_defaults(script: str, shown: str) -> None:
+    assert shown in run_example(script, "--help").stdout
+
+
+VARIANT_COLUMNS = ["variant", "cell", "adding T=6 error", "solved", "step solved"]
+VARIANT_COLUMNS += ["copy delay 3 error", "solved", "step solved", "seconds"]
+
+
+def test_lstm_variants_smoke_writes_the_table(tmp_path: Path) -> None:
+    result = run_example("lstm_variants.py", "--smoke", "--out", str(tmp_path))
+    table = (tmp_path / "lstm_variants.md").read_text()
+    assert table in result.stdout
+    header, *rows = table_rows(table)
+    assert header == VARIANT_COLUMNS
+    assert [r[:2] for r in rows] == [["lstm", "lstm"], ["gru", "gru"]]
+    for row in rows:
+        assert 0 < float(row[2]) < 1.0 and 0 <= float(row[5]) <= 1.0
+        assert row[3] == row[6] == "0/1" and row[4] == row[7] == "-"  # 10 steps solve nothing
+
+
+def test_copy_batch_repeats_the_symbols_after_the_delimiter() -> None:
+    import lstm_variants as lv
+
+    x, y = lv.copy_batch(np.random.default_rng(0), 7, 64)
+    assert x.shape == (7 + 2 * lv.SYMBOLS, 64, lv.ALPHABET + 2) and x.dtype == np.float32
+    ids = x.argmax(axis=-1)
+    assert np.all(x.sum(axis=-1) == 1)  # one-hot
+    assert np.all((ids[: lv.SYMBOLS] >= 1) & (ids[: lv.SYMBOLS] <= lv.ALPHABET))
+    assert np.all(ids[lv.SYMBOLS + 6] == lv.ALPHABET + 1)  # the delimiter, after 6 blanks
+    assert np.all(np.delete(ids, list(range(lv.SYMBOLS)) + [lv.SYMBOLS + 6], axis=0) == 0)
+    np.testing.assert_array_equal(y[-lv.SYMBOLS :], ids[: lv.SYMBOLS])
+    assert np.all(y[: -lv.SYMBOLS] == 0)
+
+
+def test_cell_names_are_refused_before_training() -> None:
+    for cell, message in [
+        ("Transformer", "minigrad.nn has no module class 'Transformer'"),
+        ("LSTM(", "cell 'LSTM(': expected a class name"),
+        ("LSTM(forget_bias=x)", "expected a class name, optionally with keywords"),
+    ]:
+        bad = run_example("adding_problem.py", "--smoke", "--cells", cell, check=False)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_gradient_flow_smoke_writes_plots_and_tables(tmp_path: Path) -> None:
