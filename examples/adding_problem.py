@@ -137,9 +137,11 @@ def plot(results: list[dict], args: argparse.Namespace, path: Path) -> None:
                     color=color(cell, index),
                     alpha=0.85,
                     linewidth=1.3,
-                    label=f"{cell} ({len(runs)} seeds)" if k == 0 else None,
+                    label=f"{cell} ({len(runs)} seed{'s' * (len(runs) > 1)})" if k == 0 else None,
                 )
-        ax.axhline(baseline, color="gray", linestyle="--", linewidth=1, label="baseline")
+        answer = "1" if args.variant == "arjovsky" else "0.5"
+        label = f"baseline {baseline:.3f} (always {answer})"
+        ax.axhline(baseline, color="gray", linestyle="--", linewidth=1, label=label)
         ax.set_yscale("log")
         ax.set_title(f"T = {length}", fontsize=10)
         ax.set_xlabel(f"training step (test MSE every {args.every} steps)")
