@@ -86,13 +86,13 @@ def gradgradcheck(
     n = len(inputs)
     differentiable = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
-    def first_derivative(*args: Any) -> tuple:
+    def first_derivative(*args: Any) -> tuple[Tensor, ...]:
         with enable_grad():
             outs = fn(*args[:n])
             outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
             grads = grad(outs, [args[i] for i in differentiable], list(args[n:]), create_graph=True)
         return tuple(
-            constant(np.zeros(args[i].shape), np.float64) if g is None else g
+            constant(np.zeros(args[i].shape), np.dtype(np.float64)) if g is None else g
             for i, g in zip(differentiable, grads)
         )
 
@@ -128,8 +128,8 @@ def gradgradcheck(
 
 
 def _check_jacobian(
-    fn: Callable,
-    inputs: list,
+    fn: Callable[..., Any],
+    inputs: list[Any],
     checked: list[int],
     eps: float,
     atol: float,
@@ -225,7 +225,7 @@ def _check_same(what: str, unit: str, first: np.ndarray, second: np.ndarray, tol
     )
 
 
-def _call_checking_inputs(fn: Callable, inputs: list) -> Any:
+def _call_checking_inputs(fn: Callable[..., Any], inputs: list[Any]) -> Any:
     """fn(*inputs), raising (with the inputs restored) if fn changed any input's values."""
     arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
     before = [a.copy() if isinstance(a, np.ndarray) else None for a in arrays]
@@ -239,6 +239,7 @@ def _call_checking_inputs(fn: Callable, inputs: list) -> Any:
         return result
     i = changed[0]
     now, old = (inputs[i].data if isinstance(inputs[i], Tensor) else inputs[i]), before[i]
+    assert old is not None  # (only inputs that were arrays are in `changed`)
     if now is not arrays[i] or now.shape != old.shape:
         how = f"it rebound or reshaped it (shape {old.shape} -> {np.shape(now)})"
     else:
@@ -278,7 +279,9 @@ def _vjp(flat: Tensor, wrt: list[Tensor], direction: np.ndarray) -> list[np.ndar
     return [np.zeros(t.size) if g is None else g.data.reshape(-1) for t, g in zip(wrt, grads)]
 
 
-def _numerical_jacobian(fn: Callable, inputs: list, index: int, eps: float) -> np.ndarray:
+def _numerical_jacobian(
+    fn: Callable[..., Any], inputs: list[Any], index: int, eps: float
+) -> np.ndarray:
     """d flat(fn) / d inputs[index] by central differences, shape (outputs, input elements).
 
     The input's `.data` is replaced by perturbed copies and then restored, so functions that

@@ -32,7 +32,7 @@ lengths, states and dtypes, its gradients, dtypes, state shapes and padding are 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -124,7 +124,7 @@ def _elements(elements: Any, dtype: np.dtype) -> st.SearchStrategy[float]:
     low, high = DEFAULT_BOUNDS if elements is None else elements
     if not low <= high:
         raise ValueError(f"tensors: elements bounds must satisfy lo <= hi, got {elements!r}")
-    width = 32 if dtype == np.float32 else 64
+    width: Literal[32, 64] = 32 if dtype == np.float32 else 64
     low, high = _float_bound(low, dtype, up=True), _float_bound(high, dtype, up=False)
     if low > high:
         raise ValueError(f"tensors: no {dtype} number lies within the bounds {elements!r}")
@@ -382,7 +382,7 @@ def _check_padding(
         for a, b in zip((outputs, *_parts(final)), (outputs2, *_parts(final2)))
     )
     _expect(same, "changing the input at padded steps changed the outputs or the final state")
-    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    rtol, atol = (1e-5, 1e-6) if dtype == np.float32 else (1e-10, 1e-12)
     for b, length in enumerate(lengths):
         row_state = None
         if state is not None:
@@ -390,10 +390,10 @@ def _check_padding(
         row_out, row_final = layer(Tensor(x.data[:length, b : b + 1], dtype=dtype), row_state)
         for got, want in zip(_parts(final), _parts(row_final)):
             _expect(
-                np.allclose(got.data[b : b + 1], want.data, **tol),
+                np.allclose(got.data[b : b + 1], want.data, rtol=rtol, atol=atol),
                 f"row {b} (length {length}): its final state is not that of its own sequence",
             )
         _expect(
-            np.allclose(outputs.data[:length, b : b + 1], row_out.data, **tol),
+            np.allclose(outputs.data[:length, b : b + 1], row_out.data, rtol=rtol, atol=atol),
             f"row {b} (length {length}): its outputs differ from those of its own sequence",
         )

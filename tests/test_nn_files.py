@@ -319,3 +319,23 @@ def test_every_state_dict_entry_loads_not_only_parameters(tmp_path):
     fresh.load(path)
     np.testing.assert_array_equal(fresh.running, [0.0, 1.0, 2.0])
     assert fresh.steps == 7 and fresh.steps.dtype == np.int64
+
+
+class NamedLikeSavezOptions(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.allow_pickle = nn.Parameter(np.arange(3.0))  # np.savez's own keywords
+        self.file = nn.Parameter(np.arange(2.0) + 10)
+
+
+def test_entries_named_like_savez_options_are_saved_and_loaded(tmp_path):
+    path = tmp_path / "model.npz"
+    NamedLikeSavezOptions().save(path)
+    with np.load(path) as archive:
+        assert sorted(archive.files) == ["allow_pickle", "file"]
+    loaded = NamedLikeSavezOptions()
+    loaded.allow_pickle.data = np.zeros(3)
+    loaded.file.data = np.zeros(2)
+    loaded.load(path)
+    np.testing.assert_array_equal(loaded.allow_pickle.data, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(loaded.file.data, [10.0, 11.0])

@@ -724,3 +724,181 @@ def test_0d_results_hold_ndarrays(name, record):
     if record:
         y.backward()
         assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32
+
+
+# --- sqrt, abs, minimum, clamp ---------------------------------------------------------------
+
+
+@given(tensors(elements=POSITIVE))
+def test_sqrt(a):
+    for out in (mg.sqrt(a), a.sqrt()):
+        np.testing.assert_allclose(out.data, np.exp(0.5 * np.log(a.data)), rtol=1e-12)
+    check_derivatives(mg.sqrt, [a])
+
+
+@given(tensors(elements=AWAY_FROM_ZERO))
+def test_abs(a):
+    for out in (mg.abs(a), a.abs(), abs(a)):
+        assert_close(out, np.sqrt(a.data * a.data))
+    check_derivatives(mg.abs, [a])
+
+
+@given(separated_pair())
+def test_minimum(pair):
+    a, b = pair
+    for out in (mg.minimum(a, b), a.minimum(b)):
+        assert_close(out, (a.data + b.data - np.abs(a.data - b.data)) / 2)
+    check_derivatives(mg.minimum, [a, b])
+
+
+@st.composite
+def clamp_operands(draw):
+    """a, min, max on three interleaved grids (never within 0.04 of each other), so the kinks
+    are far from finite differences; a bound is None, a Python float or a broadcastable Tensor,
+    and min > max happens too."""
+    shapes_ = draw(mutually_broadcastable_shapes(num_shapes=3))
+
+    def on_grid(shape):
+        steps = st.tuples(st.integers(-8, 8), st.floats(0.0, 0.02))
+        return draw(hnp.arrays(np.float64, shape, elements=steps.map(lambda t: 0.2 * t[0] + t[1])))
+
+    a = Tensor(on_grid(shapes_[0]), requires_grad=True)
+    bounds = []
+    for shape, offset in zip(shapes_[1:], (0.066, 0.133)):
+        kind = draw(st.sampled_from(["none", "float", "tensor"]))
+        if kind == "none":
+            bounds.append(None)
+        elif kind == "float":
+            bounds.append(float(on_grid(())) + offset)
+        else:
+            bounds.append(Tensor(on_grid(shape) + offset, requires_grad=True))
+    if bounds[0] is None and bounds[1] is None:
+        bounds[draw(st.integers(0, 1))] = 0.1
+    return a, bounds[0], bounds[1]
+
+
+@given(clamp_operands(), st.sampled_from(["clamp", "clip", "method"]))
+def test_clamp(operands, form):
+    a, lo, hi = operands
+    fn = {
+        "clamp": lambda a, lo, hi: mg.clamp(a, lo, hi),
+        "clip": lambda a, lo, hi: mg.clip(a, min=lo, max=hi),
+        "method": lambda a, lo, hi: a.clamp(min=lo, max=hi),
+    }[form]
+    low = -np.inf if lo is None else getattr(lo, "data", lo)
+    high = np.inf if hi is None else getattr(hi, "data", hi)
+    # PyTorch's definition: where min > max the result is max; otherwise a, cut to [min, max].
+    inside = np.where(a.data < low, low, np.where(a.data > high, high, a.data))
+    assert_close(fn(a, lo, hi), np.where(high < low, high, inside))
+    check_derivatives(fn, [a, lo, hi])
+
+
+def test_clamp_needs_a_bound():
+    with pytest.raises(ValueError, match="clamp: at least one of 'min' or 'max'"):
+        mg.clamp(Tensor([1.0]))
+
+
+def test_clip_is_clamp_and_methods_are_attached():
+    assert mg.clip is mg.clamp and Tensor.clip is Tensor.clamp
+    x = Tensor([-2.0, 0.5, 3.0])
+    np.testing.assert_array_equal(x.clip(-1, 1).data, [-1.0, 0.5, 1.0])
+
+
+NEW_PRIMITIVES = {
+    "sqrt": lambda x: x.sqrt(),
+    "abs": lambda x: abs(x - 1.25),
+    "minimum": lambda x: mg.minimum(x, 1.0),
+    "minimum_reflected": lambda x: mg.minimum(1.0, x),
+    "clamp_scalars": lambda x: x.clamp(0.75, 1.5),
+    "clamp_tensor": lambda x: mg.clamp(x, x * 0.5, Tensor(np.float32(1.5))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_PRIMITIVES))
+@pytest.mark.parametrize("shape", [(3,), ()])
+def test_new_primitives_keep_float32_and_0d_arrays(name, shape):
+    x = Tensor(np.full(shape, 2.0), requires_grad=True, dtype=np.float32)
+    out = NEW_PRIMITIVES[name](x)
+    assert type(out.data) is np.ndarray and out.shape == shape and out.dtype == np.float32
+    out.backward(np.ones(shape, dtype=np.float32))
+    assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32
+    (g,) = mg.grad(NEW_PRIMITIVES[name](x).sum(), x, create_graph=True)
+    assert g.dtype == np.float32
+
+
+# PyTorch parity at the edge points: the values and gradients are compared exactly.
+
+
+def torch_and_minigrad(torch, values):
+    """Each array as a float64 minigrad Tensor and a torch tensor, both requiring grad."""
+    ours = [Tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for v in values]
+    theirs = [torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for v in values]
+    return ours, theirs
+
+
+def assert_same_as_torch(torch, our_fn, torch_fn, values, seed=None):
+    """Values and gradients (for a seed of ones, or `seed`) of our_fn and torch_fn agree."""
+    ours, theirs = torch_and_minigrad(torch, values)
+    out, expected = our_fn(*ours), torch_fn(*theirs)
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    seed = np.ones(out.shape) if seed is None else np.asarray(seed, dtype=np.float64)
+    out.backward(seed)
+    expected.backward(torch.tensor(seed))
+    for mine, reference in zip(ours, theirs):
+        got = np.zeros(mine.shape) if mine.grad is None else mine.grad
+        want = np.zeros(mine.shape) if reference.grad is None else reference.grad.numpy()
+        np.testing.assert_array_equal(got, want)
+
+
+def test_sqrt_and_abs_match_pytorch_at_zero():
+    from oracles import require
+
+    torch = require("torch")
+    points = [[0.0, 0.0, 0.25, 4.0]]
+    # sqrt'(0) = inf, and 0 * inf = nan where the incoming gradient is 0: PyTorch's values.
+    assert_same_as_torch(torch, mg.sqrt, torch.sqrt, points, seed=[1.0, 0.0, 1.0, 2.0])
+    assert_same_as_torch(torch, mg.abs, torch.abs, [[-1.5, 0.0, -0.0, 2.0]])
+
+
+ON_GRID = hnp.arrays(np.float64, (6,), elements=st.integers(-2, 2).map(lambda k: 0.5 * k))
+
+
+@given(ON_GRID, ON_GRID)
+def test_minimum_matches_pytorch_with_ties(a, b):
+    from oracles import require
+
+    torch = require("torch")
+    assert_same_as_torch(torch, mg.minimum, torch.minimum, [a, b])
+
+
+@given(ON_GRID, ON_GRID, ON_GRID, st.sampled_from(["both", "min", "max"]))
+def test_clamp_with_tensor_bounds_matches_pytorch_on_and_between_the_bounds(a, lo, hi, which):
+    """Values on a coarse grid hit the bounds exactly, and min == max and min > max occur."""
+    from oracles import require
+
+    torch = require("torch")
+    if which == "both":
+        assert_same_as_torch(torch, mg.clamp, torch.clamp, [a, lo, hi])
+    elif which == "min":
+        assert_same_as_torch(
+            torch, lambda a, lo: mg.clamp(a, min=lo), lambda a, lo: torch.clamp(a, min=lo), [a, lo]
+        )
+    else:
+        assert_same_as_torch(
+            torch, lambda a, hi: mg.clamp(a, max=hi), lambda a, hi: torch.clamp(a, max=hi), [a, hi]
+        )
+
+
+@pytest.mark.parametrize("bounds", [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0), (None, 0.5), (0.5, None)])
+def test_clamp_with_number_bounds_matches_pytorch_at_the_bounds(bounds):
+    from oracles import require
+
+    torch = require("torch")
+    lo, hi = bounds
+    points = [[-1.0, 0.0, 0.25, 0.5, 1.0, 2.0, np.nan]]
+    ours, theirs = torch_and_minigrad(torch, points)
+    out, expected = ours[0].clamp(lo, hi), theirs[0].clamp(lo, hi)
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(ours[0].grad, theirs[0].grad.numpy())

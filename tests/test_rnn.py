@@ -83,6 +83,18 @@ CELLS = {
     ),
     "GRUCell": lambda dtype, rng: nn.GRUCell(3, 4, dtype=dtype, rng=rng),
     "GRUCell-nobias": lambda dtype, rng: nn.GRUCell(3, 4, bias=False, dtype=dtype, rng=rng),
+    "PeepholeLSTMCell": lambda dtype, rng: nn.PeepholeLSTMCell(3, 4, dtype=dtype, rng=rng),
+    "CoupledLSTMCell": lambda dtype, rng: nn.CoupledLSTMCell(3, 4, dtype=dtype, rng=rng),
+    "NoForgetGateLSTMCell": lambda dtype, rng: nn.NoForgetGateLSTMCell(3, 4, dtype=dtype, rng=rng),
+    "PeepholeLSTMCell-noaf": lambda dtype, rng: nn.PeepholeLSTMCell(
+        3, 4, output_activation=False, dtype=dtype, rng=rng
+    ),
+    # eps=0.1: at zero input and state layer norm's slope 1/sqrt(eps) compounds over the steps,
+    # which the finite differences (not the gradient) cannot follow at the default 1e-5
+    "LayerNormLSTMCell": lambda dtype, rng: nn.LayerNormLSTMCell(
+        3, 4, eps=0.1, dtype=dtype, rng=rng
+    ),
+    "MGUCell": lambda dtype, rng: nn.MGUCell(3, 4, dtype=dtype, rng=rng),
 }
 
 

@@ -1,8 +1,9 @@
 """Neural-network building blocks on top of minigrad's autograd, named and shaped as PyTorch's.
 
-Layers: `Linear`, `Embedding`, `Dropout`, the cells `RNNCell`, `LSTMCell`, `GRUCell` and the
-sequence layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s holding
-`Parameter`s. `Recurrent` and `Bidirectional` (`minigrad.nn.recurrent`) unroll any cell.
+Layers: `Linear`, `Embedding`, `Dropout`, `LayerNorm`, the cells `RNNCell`, `LSTMCell`,
+`GRUCell` and the sequence layers `RNN`, `LSTM`, `GRU` (see `minigrad.nn.rnn`), all `Module`s
+holding `Parameter`s; the LSTM variants and the MGU are in `minigrad.nn.cells`. `Recurrent` and
+`Bidirectional` (`minigrad.nn.recurrent`) unroll any cell.
 Containers (`Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`) are in `container`,
 activation modules (`ReLU`, `GELU`, `Softmax`, ...) in `activation`, loss modules
 (`CrossEntropyLoss`, ...) in `loss`; the functions behind them (and dropout) live in
@@ -16,6 +17,13 @@ Every layer takes `dtype=` (float64 by default, or float32).
 
 from . import functional, init, utils
 from .activation import GELU, Flatten, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .cells import (
+    CoupledLSTMCell,
+    LayerNormLSTMCell,
+    MGUCell,
+    NoForgetGateLSTMCell,
+    PeepholeLSTMCell,
+)
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .dropout import Dropout
 from .layers import Embedding, Linear
@@ -31,6 +39,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, RemovableHandle
+from .normalization import LayerNorm
 from .recurrent import Bidirectional, Recurrent
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .utils import clip_grad_norm_, clip_grad_value_
@@ -39,6 +48,7 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "Bidirectional",
+    "CoupledLSTMCell",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
@@ -53,15 +63,20 @@ __all__ = [
     "L1Loss",
     "LSTM",
     "LSTMCell",
+    "LayerNorm",
+    "LayerNormLSTMCell",
     "Linear",
     "LogSoftmax",
+    "MGUCell",
     "MSELoss",
     "Module",
     "ModuleDict",
     "ModuleList",
     "NLLLoss",
+    "NoForgetGateLSTMCell",
     "Parameter",
     "ParameterList",
+    "PeepholeLSTMCell",
     "RNN",
     "RNNCell",
     "ReLU",

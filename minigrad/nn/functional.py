@@ -335,7 +335,8 @@ def _nll_terms(
         picked = log_p[safe]
     else:
         grid = np.indices(expected, sparse=True)  # broadcasting index arrays, one per axis
-        picked = log_p[(grid[0], safe, *grid[1:])]
+        index = (grid[0], safe, *grid[1:])  # named first: mypy misreads x[(a, *b)] as x[a, *b]
+        picked = log_p[index]
     if weight is None and keep.all():  # the common case: every target counts once
         return -picked, float(ids.size), keep
     weights = keep.astype(log_p.dtype) if weight is None else weight[safe] * keep
@@ -566,3 +567,39 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
             stacklevel=2,
         )
     return _reduce(losses, reduction)
+
+
+def layer_norm(
+    x: Any,
+    normalized_shape: int | tuple[int, ...] | list[int],
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the last dims (`normalized_shape`) to mean 0, variance 1, then scale and
+    shift: (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance, as PyTorch.
+
+    Composed from primitives (mean, sqrt, ...), so its gradients need no code of their own.
+    """
+    x = lift(x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(
+            f"layer_norm: normalized_shape {shape} must be non-empty and equal the last "
+            f"dimensions of the input, got an input of shape {x.shape}"
+        )
+    for name, given in (("weight", weight), ("bias", bias)):
+        given_shape = np.shape(given.data if isinstance(given, Tensor) else given)
+        if given is not None and given_shape != shape:
+            raise ValueError(
+                f"layer_norm: {name} must have shape normalized_shape={shape}, got {given_shape}"
+            )
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centred = x - x.mean(axis=axes, keepdims=True)  # x - E[x]
+    variance = (centred * centred).mean(axis=axes, keepdims=True)  # Var[x], biased (1/n)
+    out = centred / (variance + eps).sqrt()  # (x - E[x]) / sqrt(Var[x] + eps)
+    if weight is not None:
+        out = out * weight  # * gamma
+    if bias is not None:
+        out = out + bias  # + beta
+    return out

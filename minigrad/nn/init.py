@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 _generator = np.random.default_rng()
 
@@ -39,12 +40,12 @@ def check_dtype(dtype: Any, where: str) -> np.dtype:
 
 
 def uniform(
-    shape: tuple[int, ...], bound: float, dtype: object, rng: np.random.Generator
+    shape: tuple[int, ...], bound: float, dtype: npt.DTypeLike, rng: np.random.Generator
 ) -> np.ndarray:
     """U(-bound, bound) samples of `shape`: PyTorch's default for Linear and recurrent weights."""
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def normal(shape: tuple[int, ...], dtype: object, rng: np.random.Generator) -> np.ndarray:
+def normal(shape: tuple[int, ...], dtype: npt.DTypeLike, rng: np.random.Generator) -> np.ndarray:
     """N(0, 1) samples of `shape`: PyTorch's default for Embedding."""
     return rng.standard_normal(shape).astype(dtype)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from os import PathLike
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class RemovableHandle:
 
     _next_id = itertools.count()
 
-    def __init__(self, hooks: dict) -> None:
+    def __init__(self, hooks: dict[int, Any]) -> None:
         self.hooks = hooks
         self.id = next(RemovableHandle._next_id)
 
@@ -72,6 +72,10 @@ class RemovableHandle:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.remove()
+
+
+_Member = TypeVar("_Member", bound=Tensor)
+_Hooks = dict[int, tuple[Callable[..., Any], bool]]  # handle id -> (hook, with_kwargs)
 
 
 class Module:
@@ -89,10 +93,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        pre_hooks = self.__dict__.get("_forward_pre_hooks")
-        hooks = self.__dict__.get("_forward_hooks")
+        pre_hooks: _Hooks | None = self.__dict__.get("_forward_pre_hooks")
+        hooks: _Hooks | None = self.__dict__.get("_forward_hooks")
         if not pre_hooks and not hooks:  # the common case: no hooks, no overhead
             return self.forward(*args, **kwargs)
+        assert pre_hooks is not None and hooks is not None  # __init__ sets both
         for hook, with_kwargs in list(pre_hooks.values()):
             if with_kwargs:
                 result = hook(self, args, kwargs)
@@ -140,6 +145,7 @@ class Module:
                 f"parameter or submodule '{name}'"
             )
         if isinstance(value, Parameter):
+            assert parameters is not None  # (refused above)
             self._forget(name)
             parameters[name] = value
         elif isinstance(value, Module):
@@ -237,7 +243,7 @@ class Module:
     # --- Walking the tree ---------------------------------------------------------------------
 
     def named_modules(
-        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
         """This module and every submodule below it (pre-order), each once, with dotted names."""
         seen: set[int] = set() if memo is None else memo
@@ -274,7 +280,7 @@ class Module:
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) pairs: a module's own first, then its submodules', each once."""
-        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+        yield from self._named_members(_parameters_of, prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every Parameter of this module (and, with `recurse`, its submodules), each once."""
@@ -285,7 +291,7 @@ class Module:
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer) pairs, in the order of `named_parameters`."""
-        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+        yield from self._named_members(_buffers_of, prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every buffer of this module (and, with `recurse`, its submodules), each once."""
@@ -293,16 +299,21 @@ class Module:
             yield buffer
 
     def _named_members(
-        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
-    ) -> Iterator[tuple[str, Tensor]]:
+        self,
+        registry: Callable[[Module], Mapping[str, _Member | None]],
+        prefix: str,
+        recurse: bool,
+        remove_duplicate: bool,
+    ) -> Iterator[tuple[str, _Member]]:
         """(dotted name, tensor) of one registry (parameters or buffers) over the tree."""
         seen: set[int] = set()
+        modules: Iterable[tuple[str, Module]]
         if recurse:
             modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
         else:
             modules = [(prefix, self)]
         for module_prefix, module in modules:
-            for name, tensor in module.__dict__[registry].items():
+            for name, tensor in registry(module).items():
                 if tensor is None or (remove_duplicate and id(tensor) in seen):
                     continue
                 seen.add(id(tensor))
@@ -339,7 +350,7 @@ class Module:
         """Cast every parameter, gradient and buffer to float64, in place; returns self."""
         return self._cast(np.float64)
 
-    def _cast(self, dtype: type) -> Module:
+    def _cast(self, dtype: type[np.floating]) -> Module:
         tensors = itertools.chain(self.parameters(), self.buffers())
         for tensor in tensors:
             tensor.data = tensor.data.astype(dtype, copy=False)  # rebind: live graphs keep theirs
@@ -494,12 +505,22 @@ class Module:
         return f"{type(self).__name__}(" + ("\n  " + "\n  ".join(body) + "\n" if body else "") + ")"
 
 
+def _parameters_of(module: Module) -> dict[str, Parameter | None]:
+    return module._parameters
+
+
+def _buffers_of(module: Module) -> dict[str, Tensor | None]:
+    return module._buffers
+
+
 def _indent(text: str) -> str:
     """Indent every line of a nested repr but the first by two spaces (PyTorch's _addindent)."""
     return text.replace("\n", "\n  ")
 
 
-def _add_hook(hooks: dict, entry: tuple, prepend: bool) -> RemovableHandle:
+def _add_hook(
+    hooks: _Hooks, entry: tuple[Callable[..., Any], bool], prepend: bool
+) -> RemovableHandle:
     handle = RemovableHandle(hooks)
     hooks[handle.id] = entry
     if prepend:  # dicts keep insertion order: rebuild with the new hook first
@@ -533,6 +554,7 @@ def _as_buffer(module: Module, name: str, value: Any) -> Tensor | None:
 
 def _refuse_plain_container(module: Module, name: str, value: Any) -> None:
     """A list, tuple or dict of Modules/Parameters would hide them: refuse it, naming the fix."""
+    items: Collection[object]
     if isinstance(value, (list, tuple)):
         items, kind = value, type(value).__name__
     elif isinstance(value, dict):

@@ -63,7 +63,8 @@ def unroll(
         if t < shortest:  # every row is still inside its sequence
             state, outputs[t] = new, output_of(new)
             continue
-        keep = (t < lengths)[:, None]  # (B, 1): which rows this step belongs to
+        assert lengths is not None  # (t >= shortest only happens with lengths)
+        keep = np.asarray(t < lengths)[:, None]  # (B, 1): which rows this step belongs to
         old = _map(lambda n: constant(np.zeros(n.shape), n.dtype), new) if state is None else state
         state = _map(partial(where, keep), new, old)  # past its end, a row keeps its state
         outputs[t] = where(keep, output_of(new), 0.0)  # and outputs zeros, as PyTorch's packing
@@ -147,6 +148,7 @@ class Bidirectional(Module):
             )
         out_f, final_f = self.forward_layer(input, state[0], lengths=lengths)
         out_b, final_b = self.backward_layer(input, state[1], lengths=lengths)
+        out: PackedSequence | Tensor
         if isinstance(out_f, PackedSequence):
             out = out_f.with_padded(concatenate([out_f.padded, out_b.padded], axis=-1))
         else:

@@ -1,8 +1,9 @@
 """The primitive operations: each a `Function` whose derivative sits right under its forward.
 
-One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu), `reductions.py`
-(sum, max, mean, broadcasting), `shape.py` (reshape, transpose, indexing, concatenate/split,
-stack/unstack), `linalg.py` (matmul, linear); `operands.py` turns Python values into Tensors.
+One file per family: `elementwise.py` (arithmetic, exp/log/tanh/sigmoid/relu/sqrt/abs,
+maximum/minimum/clamp), `reductions.py` (sum, max, mean, broadcasting), `shape.py` (reshape,
+transpose, indexing, concatenate/split, stack/unstack), `linalg.py` (matmul, linear);
+`operands.py` turns Python values into Tensors.
 Every backward is written with Tensor ops, so the engine can record it (`create_graph=True`) and
 second derivatives come for free. Below, Tensor's operators and methods are attached to these
 primitives, all in one place.
@@ -14,30 +15,39 @@ from typing import Any
 
 from ..engine import Function, Tensor
 from .elementwise import (
+    Abs,
     Add,
+    Clamp,
     Div,
     Exp,
     Log,
     Maximum,
+    Minimum,
     Mul,
     Neg,
     Pow,
     Relu,
     Sigmoid,
     SigmoidGrad,
+    Sqrt,
     Sub,
     Tanh,
     TanhGrad,
     Where,
+    abs,
     add,
+    clamp,
+    clip,
     div,
     exp,
     log,
     maximum,
+    minimum,
     mul,
     pow,
     relu,
     sigmoid,
+    sqrt,
     sub,
     tanh,
     where,
@@ -76,6 +86,7 @@ def install_tensor_methods() -> None:
     T.__pow__, T.__rpow__ = _binary(Pow)
     T.__matmul__, T.__rmatmul__ = _binary(MatMul)
     T.__neg__ = lambda self: Neg.apply(self)
+    T.__abs__ = abs
     T.__getitem__ = getitem
     # Comparisons give boolean arrays (no gradient), handy as `where` conditions.
     T.__lt__ = lambda self, other: self.data < _array(other)
@@ -83,6 +94,7 @@ def install_tensor_methods() -> None:
     T.__gt__ = lambda self, other: self.data > _array(other)
     T.__ge__ = lambda self, other: self.data >= _array(other)
     T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
+    T.sqrt, T.abs, T.minimum, T.clamp, T.clip = sqrt, abs, minimum, clamp, clip
     T.sum, T.max, T.mean = sum, max, mean
     T.reshape, T.transpose, T.broadcast_to = reshape, transpose, broadcast_to
     T.T = property(lambda self: Transpose.apply(self, None), doc="Axes reversed.")  # type: ignore[assignment]
@@ -107,8 +119,10 @@ def _array(value: Any) -> Any:
 install_tensor_methods()
 
 __all__ = [
+    "Abs",
     "Add",
     "BroadcastTo",
+    "Clamp",
     "Concatenate",
     "Div",
     "Exp",
@@ -119,6 +133,7 @@ __all__ = [
     "MatMul",
     "Max",
     "Maximum",
+    "Minimum",
     "Mul",
     "Neg",
     "Pow",
@@ -127,6 +142,7 @@ __all__ = [
     "Sigmoid",
     "SigmoidGrad",
     "Split",
+    "Sqrt",
     "Stack",
     "Sub",
     "Sum",
@@ -136,8 +152,11 @@ __all__ = [
     "Transpose",
     "Unstack",
     "Where",
+    "abs",
     "add",
     "broadcast_to",
+    "clamp",
+    "clip",
     "concatenate",
     "constant",
     "div",
@@ -151,6 +170,7 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "minimum",
     "mul",
     "pair",
     "pow",
@@ -158,6 +178,7 @@ __all__ = [
     "reshape",
     "sigmoid",
     "split",
+    "sqrt",
     "stack",
     "sub",
     "sum",

@@ -1,5 +1,6 @@
 """Elementwise primitives: arithmetic with numpy broadcasting (gradients reduced back with
-`sum_to`) and the functions whose derivatives reuse their saved output."""
+`sum_to`), the functions whose derivatives reuse their saved output, and the piecewise ones
+(maximum, minimum, abs, clamp) with PyTorch's gradients at their kinks."""
 
 from __future__ import annotations
 
@@ -107,8 +108,13 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share_a = constant((a.data > b.data) + 0.5 * (a.data == b.data), g.dtype)
-        return sum_to(g * share_a, a.shape), sum_to(g * (1 - share_a), b.shape)
+        return _share_by_winner(g, a, b, a.data > b.data)
+
+
+def _share_by_winner(g: Tensor, a: Tensor, b: Tensor, a_wins: np.ndarray) -> tuple:
+    """The gradient of maximum or minimum: all to the winner, half and half on ties."""
+    share_a = constant(a_wins + 0.5 * (a.data == b.data), g.dtype)
+    return sum_to(g * share_a, a.shape), sum_to(g * (1 - share_a), b.shape)
 
 
 class Where(Function):
@@ -281,3 +287,110 @@ def sigmoid(a: Any) -> Tensor:
 
 def relu(a: Any) -> Tensor:
     return Relu.apply(lift(a))
+
+
+# --- sqrt, abs, minimum, clamp: PyTorch's derivatives, kinks and edge points included ----------
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = from_numpy(np.sqrt(a.data))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):  # at 0: g / 0 = inf, as PyTorch
+            return g / (out * 2)  # d sqrt(a) = 1 / (2 sqrt(a))
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * constant(np.sign(a.data), g.dtype)  # d|a| = sign(a), 0 at a = 0 (PyTorch's)
+
+
+class Minimum(Function):
+    """Elementwise min; on ties the gradient is shared half and half, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a.data, b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return _share_by_winner(g, a, b, a.data < b.data)
+
+
+class Clamp(Function):
+    """min(max(a, lo), hi) elementwise, `lo` or `hi` None for no bound; PyTorch's gradients.
+
+    `a` gets the gradient where lo <= a <= hi (bounds included); a Tensor bound gets it where it
+    is the result: `lo` where a < lo < hi, `hi` where a > hi or hi < lo (the result is `hi`
+    wherever lo > hi). Where a < lo == hi nothing gets it, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward(a, lo, hi)
+        out = a.data if lo is None else np.maximum(a.data, lo.data)
+        return out if hi is None else np.minimum(out, hi.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, lo, hi = ctx.saved_tensors
+        need_a, need_lo, need_hi = ctx.needs_input_grad
+        x = a.data
+        low = -np.inf if lo is None else lo.data  # a missing bound is no bound
+        high = np.inf if hi is None else hi.data
+        passes = (x >= low) & (x <= high)  # d out / d a = 1
+        below = (x < low) & (low < high)  # out = lo
+        above = (x > high) | (high < low)  # out = hi
+        return (
+            _masked(g, passes, a.shape) if need_a else None,
+            _masked(g, below, lo.shape) if need_lo else None,
+            _masked(g, above, hi.shape) if need_hi else None,
+        )
+
+
+def _masked(g: Tensor, mask: np.ndarray, shape: tuple) -> Tensor:
+    """g where `mask` holds, 0 elsewhere, summed back to an input's `shape`."""
+    return sum_to(Where.apply(np.broadcast_to(mask, g.shape), g, lift(0.0, g)), shape)
+
+
+def sqrt(a: Any) -> Tensor:
+    """Elementwise square root; its derivative at 0 is inf, as PyTorch's."""
+    return Sqrt.apply(lift(a))
+
+
+def abs(a: Any) -> Tensor:  # noqa: A001 - mirrors torch.abs
+    """Elementwise |a|; its derivative at 0 is 0, as PyTorch's."""
+    return Abs.apply(lift(a))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum of two broadcastable operands."""
+    return Minimum.apply(*pair(a, b))
+
+
+def clamp(a: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - torch's names
+    """Limit `a` to [min, max] elementwise (as torch.clamp); a bound is a number or a Tensor."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    a = lift(a)
+    lo = None if min is None else lift(min, a)
+    hi = None if max is None else lift(max, a)
+    return Clamp.apply(a, lo, hi)
+
+
+clip = clamp  # numpy's name for the same operation

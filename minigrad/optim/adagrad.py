@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Tensor] | Iterable[dict],
+        params: Iterable[Tensor] | Iterable[Mapping[str, Any]],
         lr: float = 1e-2,
         lr_decay: float = 0.0,
         weight_decay: float = 0.0,
@@ -39,7 +39,7 @@ class Adagrad(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group: dict) -> None:
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         for p in group["params"]:

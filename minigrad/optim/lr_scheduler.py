@@ -144,7 +144,8 @@ class StepLR(LRScheduler):
     ) -> None:
         if not isinstance(step_size, numbers.Integral) or step_size <= 0:
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
-        self.step_size, self.gamma = int(step_size), gamma
+        self.step_size: int = int(step_size)
+        self.gamma: float = gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -176,7 +177,8 @@ class CosineAnnealingLR(LRScheduler):
     ) -> None:
         if not isinstance(T_max, numbers.Real) or not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: T_max must be > 0, got {T_max!r}")
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max: int = T_max
+        self.eta_min: float = eta_min
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -335,6 +337,9 @@ class OneCycleLR(LRScheduler):
             )
         self.total_steps, self.anneal_strategy = int(total_steps), anneal_strategy
         up = float(pct_start * total_steps) - 1
+        # Each phase: [last step, lr from, lr to, momentum from, momentum to] (group keys); lists,
+        # not tuples, so that state_dict holds plain lists.
+        self.phases: list[list[Any]]
         if three_phase:
             self.phases = [
                 [up, "initial_lr", "max_lr", "max_momentum", "base_momentum"],
@@ -414,10 +419,10 @@ def _check_optimizer(name: str, optimizer: Any) -> None:
 
 
 def _positive_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) > 0
 
 
-def _per_group(name: str, value: Any, groups: list) -> list:
+def _per_group(name: str, value: Any, groups: Sequence[object]) -> list[Any]:
     """One value per parameter group: a list of them, or one repeated."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(groups):

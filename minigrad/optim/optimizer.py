@@ -33,7 +33,9 @@ class Optimizer:
     that parameter's state (moments as arrays, the step count as an int).
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, params: Iterable[Tensor] | Iterable[Mapping[str, Any]], defaults: dict[str, Any]
+    ) -> None:
         name = type(self).__name__
         if isinstance(params, Tensor):
             raise TypeError(
@@ -45,7 +47,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[int, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
-        groups = list(params)
+        groups: list[Any] = list(params)  # Tensors, or group dicts (add_param_group checks)
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list")
         if not isinstance(groups[0], Mapping):
@@ -305,7 +307,7 @@ def _read_entries(
     if set(entries) != set(layout):
         problems.append(f"{where} has the keys {sorted(entries)}, expected {sorted(layout)}")
         return {}
-    out = {}
+    out: dict[str, Any] = {}
     for key, kind in layout.items():
         value = entries[key]
         if kind == COUNT:
@@ -350,7 +352,7 @@ def check_nonnegative(name: str, group: Mapping[str, Any], *keys: str) -> None:
         value = group[key]
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ValueError(f"{name}: {key} must be a real number, got {value!r:.60}")
-        if not value >= 0:
+        if value < 0 or value != value:  # (a NaN is not >= 0 either)
             raise ValueError(f"{name}: {key} must be >= 0 ({MESSAGES[key]}: {value})")
 
 

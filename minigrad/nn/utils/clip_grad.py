@@ -32,7 +32,7 @@ def clip_grad_norm_(
     grads = _gradients(parameters)
     if not grads:
         return 0.0
-    total = _vector_norm(np.array([_vector_norm(g.grad, norm_type) for g in grads]), norm_type)
+    total = _vector_norm(np.array([_vector_norm(g, norm_type) for _, g in grads]), norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: The total norm of order {norm_type} for gradients from "
@@ -41,8 +41,8 @@ def clip_grad_norm_(
         )
     with np.errstate(invalid="ignore"):
         coefficient = min(max_norm / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
-        for p in grads:  # a new array of the same dtype (a python float is weak), as in loading
-            p.grad = p.grad * coefficient
+        for p, g in grads:  # a new array of the same dtype (a python float is weak), as in loading
+            p.grad = g * coefficient
     return total
 
 
@@ -54,14 +54,14 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
             f"clip_grad_value_: clip_value must be a number >= 0, not {clip_value} (the range "
             f"is [-clip_value, clip_value])"
         )
-    for p in _gradients(parameters):
-        p.grad = np.clip(p.grad, -clip_value, clip_value).astype(p.grad.dtype, copy=False)
+    for p, g in _gradients(parameters):
+        p.grad = np.clip(g, -clip_value, clip_value).astype(g.dtype, copy=False)
 
 
-def _gradients(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
-    """The parameters that have a gradient."""
+def _gradients(parameters: Tensor | Iterable[Tensor]) -> list[tuple[Tensor, np.ndarray]]:
+    """The parameters that have a gradient, each with its gradient."""
     parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p for p in parameters if p.grad is not None]
+    return [(p, p.grad) for p in parameters if p.grad is not None]
 
 
 def _vector_norm(x: np.ndarray, p: float) -> float:
