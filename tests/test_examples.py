@@ -236,7 +236,7 @@ def table_rows(text: str) -> list[list[str]]:
 ADDING_COLUMNS = ["cell", "T", "seed", "test MSE", "within 0.04", "first step < 0.1"]
 ADDING_COLUMNS += ["first step < 0.01", "steps run", "seconds"]
 STATE_COLUMNS = ["cell", "decay per step (init)", "decay per step (trained)"]
-STATE_COLUMNS += ["h_1 : h_T gradient norms (init)", "h_1 : h_T (trained)", "test MSE at T=6"]
+STATE_COLUMNS += ["ratio 29 steps back (init)", "ratio 29 back (trained)", "test MSE at T=6"]
 
 
 def test_adding_problem_smoke_writes_plot_and_table(tmp_path: Path) -> None:
