@@ -27,9 +27,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 from common import (
     BASELINES,
-    DEFAULT_OUT,
     Progress,
     SequenceModel,
+    add_training_arguments,
     adding_batch,
     adding_scores,
     check_cells,
@@ -37,6 +37,9 @@ from common import (
     markdown_table,
     need_matplotlib,
     preset_parser,
+    publish,
+    save_figure,
+    study_parser,
     train,
 )
 
@@ -153,15 +156,11 @@ def plot(results: list[dict], args: argparse.Namespace, path: Path) -> None:
         f"{args.optimizer}, baseline {baseline:.3f}",
         fontsize=11,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = study_parser(__doc__)
     parser.add_argument(
         "--cells",
         nargs="+",
@@ -171,24 +170,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 200], help="T")
     parser.add_argument("--seeds", type=int, default=3, help="runs per (cell, T), seeds 0..n-1")
-    parser.add_argument("--steps", type=int, default=3000, help="training budget per run")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size")
-    parser.add_argument("--batch", type=int, default=32, help="sequences per step")
-    parser.add_argument("--optimizer", choices=["adam", "rmsprop"], default="adam")
-    parser.add_argument(
-        "--lr", type=float, default=None, help="learning rate (None: 1e-2 Adam, 1e-3 RMSprop)"
-    )
-    parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: none)")
+    add_training_arguments(parser)
     parser.add_argument(
         "--variant",
         choices=sorted(BASELINES),
         default="arjovsky",
         help="arjovsky: U[0,1] values, target X1+X2; hochreiter: U[-1,1], 0.5+(X1+X2)/4",
     )
-    parser.add_argument("--every", type=int, default=25, help="steps between test measurements")
-    parser.add_argument("--patience", type=int, default=4, help="measurements below 0.01 to stop")
-    parser.add_argument("--test", type=int, default=512, help="test sequences per T")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     args = preset_parser(parser, PRESETS, argv)
     check_cells(parser, args.cells)
     if min(args.lengths) < (4 if args.variant == "hochreiter" else 2):
@@ -201,14 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     text = table(results, args.variant)
     path = args.out / "adding_problem.png"
     plot(results, args, path)
-    (args.out / "adding_problem.md").write_text(text + "\n")
-    print(
+    title = (
         f"adding problem ({args.variant}), baseline MSE {BASELINES[args.variant]:.3f}, up to "
         f"{args.steps} {args.optimizer} steps per run"
     )
-    print(text)
+    table_path = publish(args.out, "adding_problem", title, text)
     elapsed = time.perf_counter() - started
-    print(f"saved {path} and {args.out / 'adding_problem.md'} in {elapsed:.0f}s")
+    print(f"saved {path} and {table_path} in {elapsed:.0f}s")
 
 
 if __name__ == "__main__":

@@ -285,6 +285,45 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def study_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser described by the first line of a study's docstring, showing every default."""
+    return argparse.ArgumentParser(
+        description=doc.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, steps: int = 3000) -> None:
+    """The budget every cell of a study shares, and how its test error is followed."""
+    parser.add_argument("--steps", type=int, default=steps, help="training budget per run")
+    parser.add_argument("--hidden", type=int, default=32, help="hidden size")
+    parser.add_argument("--batch", type=int, default=32, help="sequences per step")
+    parser.add_argument("--optimizer", choices=["adam", "rmsprop"], default="adam")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate (None: 1e-2 Adam, 1e-3 RMSprop)"
+    )
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: none)")
+    parser.add_argument("--every", type=int, default=25, help="steps between test measurements")
+    parser.add_argument("--patience", type=int, default=4, help="measurements below 0.01 to stop")
+    parser.add_argument("--test", type=int, default=512, help="test sequences per task")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+
+
+def publish(out: Path, name: str, title: str, text: str) -> Path:
+    """Print a study's table under its title and write it beside the plot as `name`.md."""
+    path = out / f"{name}.md"
+    path.write_text(text + "\n")
+    print(title)
+    print(text)
+    return path
+
+
+def save_figure(plt: Any, fig: Any, path: Path) -> None:
+    """Lay out, write and close a figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def preset_parser(parser: argparse.ArgumentParser, presets: dict[str, dict], argv: Any) -> Any:
     """Parse argv, with a preset's values (--quick, --smoke) as the defaults flags can override."""
     for name in presets:

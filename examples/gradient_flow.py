@@ -45,6 +45,9 @@ from common import (
     markdown_table,
     need_matplotlib,
     preset_parser,
+    publish,
+    save_figure,
+    study_parser,
     train,
 )
 
@@ -163,9 +166,7 @@ def plot(results: dict, args: argparse.Namespace, path: Path) -> None:
         f"geometric mean and min-max band)",
         fontsize=11,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 # --- The state study: ||dL/dh_t|| along a long sequence, read by a hook on every h_t ---------
@@ -263,15 +264,11 @@ def plot_states(results: dict, args: argparse.Namespace, path: Path) -> None:
         f"{args.state_hidden}, seed {args.state_seed}; read by a hook on every h_t)",
         fontsize=11,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = study_parser(__doc__)
     inputs = parser.add_argument_group("the input study: ||dL/dx_t||, several seeds")
     inputs.add_argument("--length", type=int, default=60, help="sequence length T measured")
     inputs.add_argument("--hidden", type=int, default=32, help="hidden size")
@@ -300,18 +297,14 @@ def main(argv: list[str] | None = None) -> None:
     text = table(results, args.length)
     path = args.out / "gradient_flow.png"
     plot(results, args, path)
-    (args.out / "gradient_flow.md").write_text(text + "\n")
-    print(
-        f"||dL/dx_t|| / ||dL/dx_T|| (geometric mean over {len(args.seeds)} seeds), T={args.length}"
-    )
-    print(text)
+    seeds = len(args.seeds)
+    title = f"||dL/dx_t|| / ||dL/dx_T|| (geometric mean over {seeds} seeds), T={args.length}"
+    publish(args.out, "gradient_flow", title, text)
     state_results = run_states(args)
-    state_text = states_table(state_results, args)
     state_path = args.out / "state_gradients.png"
     plot_states(state_results, args, state_path)
-    (args.out / "state_gradients.md").write_text(state_text + "\n")
-    print(f"||dL/dh_t|| along T={args.state_length} (hidden {args.state_hidden})")
-    print(state_text)
+    title = f"||dL/dh_t|| along T={args.state_length} (hidden {args.state_hidden})"
+    publish(args.out, "state_gradients", title, states_table(state_results, args))
     elapsed = time.perf_counter() - started
     print(f"saved {path}, {state_path} and their .md tables in {elapsed:.0f}s")
 

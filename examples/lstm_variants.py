@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one thread is fastest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -27,12 +26,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 from adding_problem import run_one as run_adding
 from common import (
-    DEFAULT_OUT,
     Progress,
     SequenceModel,
+    add_training_arguments,
     check_cells,
     markdown_table,
     preset_parser,
+    publish,
+    study_parser,
     train,
 )
 
@@ -162,9 +163,7 @@ def table(results: dict, args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = study_parser(__doc__)
     parser.add_argument(
         "--variants",
         nargs="+",
@@ -174,18 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--adding-length", type=int, default=100, help="adding problem T")
     parser.add_argument("--copy-delay", type=int, default=20, help="copy task: blank steps")
     parser.add_argument("--seeds", type=int, default=3, help="runs per variant and task")
-    parser.add_argument("--steps", type=int, default=3000, help="training budget per run")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size")
-    parser.add_argument("--batch", type=int, default=32, help="sequences per step")
-    parser.add_argument("--optimizer", choices=["adam", "rmsprop"], default="adam")
-    parser.add_argument(
-        "--lr", type=float, default=None, help="learning rate (None: 1e-2 Adam, 1e-3 RMSprop)"
-    )
-    parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: none)")
-    parser.add_argument("--every", type=int, default=25, help="steps between test measurements")
-    parser.add_argument("--patience", type=int, default=4, help="measurements below 0.01 to stop")
-    parser.add_argument("--test", type=int, default=512, help="test sequences per task")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    add_training_arguments(parser)
     args = preset_parser(parser, PRESETS, argv)
     check_cells(parser, [VARIANTS.get(n, n) for n in args.variants])
     if args.adding_length < 2 or args.copy_delay < 1:
@@ -195,13 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     results = run(args)
     text = table(results, args)
-    (args.out / "lstm_variants.md").write_text(text + "\n")
-    print(
+    title = (
         f"LSTM variants: up to {args.steps} {args.optimizer} steps per run, {args.seeds} seeds; "
         f"error = adding test MSE / copy symbol error rate, solved below {SOLVED}"
     )
-    print(text)
-    print(f"saved {args.out / 'lstm_variants.md'} in {time.perf_counter() - started:.0f}s")
+    path = publish(args.out, "lstm_variants", title, text)
+    print(f"saved {path} in {time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":
