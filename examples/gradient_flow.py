@@ -172,6 +172,10 @@ def plot(results: dict, args: argparse.Namespace, path: Path) -> None:
 # --- The state study: ||dL/dh_t|| along a long sequence, read by a hook on every h_t ---------
 
 
+HOOKS = hasattr(mg.Tensor, "register_hook")
+READ_BY = "a hook" if HOOKS else "minigrad.grad"
+
+
 def watch(h: mg.Tensor, t: int, norms: np.ndarray) -> None:
     """When backward reaches h_t, record the norm of the gradient that arrived, ||dL/dh_t||."""
     h.register_hook(lambda grad: norms.__setitem__(t, np.linalg.norm(np.asarray(grad.data))))
@@ -185,7 +189,7 @@ def state_gradient_norms(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> 
         states.append(output_of(state))
     loss = F.mse_loss(model.head(states[-1]), y)
     norms = np.zeros(len(x))
-    if hasattr(mg.Tensor, "register_hook"):
+    if HOOKS:
         for t, h in enumerate(states):
             watch(h, t, norms)
         loss.backward()
@@ -252,7 +256,8 @@ def plot_states(results: dict, args: argparse.Namespace, path: Path) -> None:
         for index, (name, r) in enumerate(results.items()):
             profile = r[phase][::-1] / r[phase][-1]
             label = f"{name} ({decay_per_step(r[phase]):.3f} per step)"
-            ax.plot(distance, np.maximum(profile, 1e-300), color=color(name, index), label=label)
+            shown = np.where(profile > 0, profile, np.nan)  # underflowed to 0: not drawn
+            ax.plot(distance, shown, color=color(name, index), label=label)
         ax.set_yscale("log")
         ax.set_xlabel("distance T - t (steps back from the loss)")
         ax.set_title(title, fontsize=10)
@@ -261,7 +266,7 @@ def plot_states(results: dict, args: argparse.Namespace, path: Path) -> None:
     axes[0].set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
     fig.suptitle(
         f"Gradient reaching each hidden state h_t (T={args.state_length}, hidden "
-        f"{args.state_hidden}, seed {args.state_seed}; read by a hook on every h_t)",
+        f"{args.state_hidden}, seed {args.state_seed}; read by {READ_BY} on every h_t)",
         fontsize=11,
     )
     save_figure(plt, fig, path)
