@@ -159,8 +159,8 @@ def plot(results: dict, args: argparse.Namespace, path: Path) -> None:
         ax.set_xlabel("distance T - t (steps back from the loss)")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
+        ax.legend(loc="lower left", fontsize=8)
     axes[0].set_ylabel("||dL/dx_t|| / ||dL/dx_T||")
-    axes[0].legend(loc="lower left")
     fig.suptitle(
         f"Gradient reaching earlier inputs (hidden {args.hidden}, {len(args.seeds)} seeds, "
         f"geometric mean and min-max band)",
