@@ -176,9 +176,15 @@ HOOKS = hasattr(mg.Tensor, "register_hook")
 READ_BY = "a hook" if HOOKS else "minigrad.grad"
 
 
+def norm(values: np.ndarray) -> float:
+    """The 2-norm, scaled first so that squaring entries of 1e-200 does not underflow to 0."""
+    largest = float(np.max(np.abs(values)))
+    return largest * float(np.linalg.norm(values / largest)) if largest > 0 else 0.0
+
+
 def watch(h: mg.Tensor, t: int, norms: np.ndarray) -> None:
     """When backward reaches h_t, record the norm of the gradient that arrived, ||dL/dh_t||."""
-    h.register_hook(lambda grad: norms.__setitem__(t, np.linalg.norm(np.asarray(grad.data))))
+    h.register_hook(lambda grad: norms.__setitem__(t, norm(np.asarray(grad.data))))
 
 
 def state_gradient_norms(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -195,7 +201,7 @@ def state_gradient_norms(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> 
         loss.backward()
     else:  # a minigrad without hooks: the same numbers from minigrad.grad
         for t, grad in enumerate(mg.grad(loss, states)):
-            norms[t] = np.linalg.norm(grad.data)
+            norms[t] = norm(grad.data)
     return norms
 
 

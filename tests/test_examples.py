@@ -394,6 +394,15 @@ def test_state_gradient_norms_match_finite_differences(cell: str) -> None:
         np.testing.assert_allclose(norms[t], np.linalg.norm(numeric), rtol=1e-5)
 
 
+def test_norm_does_not_underflow_where_the_entries_are_representable() -> None:
+    import gradient_flow
+
+    tiny = np.array([3e-200, 4e-200])
+    assert np.linalg.norm(tiny) == 0.0  # the squares underflow
+    assert gradient_flow.norm(tiny) == pytest.approx(5e-200)
+    assert gradient_flow.norm(np.zeros(3)) == 0.0
+
+
 def test_decay_per_step_recovers_a_geometric_rate() -> None:
     import gradient_flow
 
