@@ -1,6 +1,6 @@
 """The adding problem as Arjovsky, Shah & Bengio (2016) ran it: which cells leave the baseline?
 
-    python examples/adding_problem.py --quick   # T = 50, 100, 2 seeds
+    python examples/adding_problem.py --quick   # T = 50, 100, 2 seeds, up to 2,000 steps
     python examples/adding_problem.py           # T = 50, 100, 200, 3 seeds, up to 3,000 steps
 
 Each input step is a pair (value, marker); two steps are marked, one in each half, and the
@@ -66,7 +66,6 @@ def run_one(
         x, y = adding_batch(rng, length, args.batch, args.variant)
         return F.mse_loss(model(x), y)
 
-    baseline = BASELINES[args.variant]
     curve = train(
         model,
         loss_of,
@@ -76,7 +75,7 @@ def run_one(
         lr=args.lr,
         clip=args.clip,
         every=args.every,
-        solved=SOLVED * baseline,
+        solved=thresholds(args.variant)[1],
         patience=args.patience,
         rng=np.random.default_rng([seed, length]),
         progress=progress,
@@ -86,6 +85,7 @@ def run_one(
 
 
 def run(args: argparse.Namespace) -> list[dict]:
+    """Every (T, cell, seed), in that order, with a line printed as each one ends."""
     total = len(args.cells) * len(args.lengths) * args.seeds * args.steps
     progress = Progress(total, desc="training")
     results = []
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 
 def thresholds(variant: str) -> tuple[float, float]:
+    """The test MSE below which a run has left the baseline, and below which it is solved."""
     baseline = BASELINES[variant]
     return round(LEFT * baseline, 4), round(SOLVED * baseline, 4)
 
