@@ -129,7 +129,7 @@ def table(results: list[dict], variant: str) -> str:
 def plot(results: list[dict], args: argparse.Namespace, path: Path) -> None:
     plt = need_matplotlib()
     count = len(args.lengths)
-    fig, axes = plt.subplots(1, count, figsize=(4.6 * count, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, count, figsize=(max(6.0, 4.6 * count), 4.4), squeeze=False)
     baseline = BASELINES[args.variant]
     for ax, length in zip(axes[0], args.lengths):
         for index, cell in enumerate(args.cells):
@@ -151,9 +151,9 @@ def plot(results: list[dict], args: argparse.Namespace, path: Path) -> None:
         ax.set_xlabel(f"training step (test MSE every {args.every} steps)")
         ax.set_ylabel(f"test MSE on {args.test} fixed sequences")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="best")
     fig.suptitle(
-        f"The adding problem ({args.variant}): hidden {args.hidden}, batch {args.batch}, "
+        f"The adding problem ({args.variant})\nhidden {args.hidden}, batch {args.batch}, "
         f"{args.optimizer}, baseline {baseline:.3f}",
         fontsize=11,
     )
