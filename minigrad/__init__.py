@@ -1,7 +1,8 @@
 """minigrad: a small reverse-mode autograd library on numpy, written to be read."""
 
-from . import debug, nn, optim, viz
+from . import autograd, debug, nn, optim, viz
 from .autograd import grad
+from .compiler import CompileError, compile
 from .engine import Function, Node, Tensor, from_numpy
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -43,15 +44,18 @@ float64 = "float64"
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompileError",
     "Function",
     "GradcheckError",
     "Node",
     "Tensor",
     "abs",
     "add",
+    "autograd",
     "broadcast_to",
     "clamp",
     "clip",
+    "compile",
     "concatenate",
     "debug",
     "div",

@@ -4,7 +4,7 @@
         loss.backward()
     t.rows                                 # [TraceRow(step=0, op='Sum', shape=(), ...), ...]
 
-    with minigrad.debug.detect_anomaly():  # the first op making NaN/inf raises, naming itself
+    with minigrad.debug.detect_anomaly():  # an op making a NaN/inf that is not masked raises
         loss = model(x).log().sum()
         loss.backward()
 
@@ -22,6 +22,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
+from . import checks
 from .engine import Node
 from .grad_mode import state
 
@@ -111,28 +112,43 @@ class trace:
 
 
 class detect_anomaly(contextlib.ContextDecorator):
-    """Inside the block, the first op whose forward or backward makes a NaN or inf raises.
+    """Inside the block, a NaN or inf that an op makes and nothing masks raises, naming the op.
 
     The FloatingPointError names the op (its Function) and the lines of code that created it,
     so you see *where* a NaN was born instead of finding it in the loss many ops later. Each
     recorded op also remembers its creation stack, which costs time: use it while debugging.
     Only recorded ops (those with an input that requires grad) are checked.
+
+    The rule, made so that the masking idioms PyTorch's anomaly mode accepts pass here too
+    (PyTorch checks only backward, for NaN): a recorded op's non-finite output (NaN or inf) is
+    *pending* until another recorded op uses it. Using it settles it: `where(x > 0, log(x), 0)`
+    drops the bad branch, `exp` of an additive `-inf` mask gives 0, `max` picks a finite value;
+    an op that passes the NaN/inf on makes its own output pending in turn, still blamed on the
+    op where it was born (or on the input that already held it). What is still pending when
+    backward starts, or when the block ends, raises: a NaN in the loss or one left unused. In
+    backward, every gradient an op returns must be finite (NaN and inf both raise, naming the
+    op and its line), as a masked branch gets a zero gradient and stays finite.
     """
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = bool(enabled)
-        self._previous = False
+        self._previous: tuple = (False, None)
 
     def _recreate_cm(self) -> detect_anomaly:
         return type(self)(self.enabled)  # a fresh instance per decorated call, so calls nest
 
     def __enter__(self) -> detect_anomaly:
-        self._previous = state.anomaly
+        self._previous = (state.anomaly, state.anomalies)
         state.anomaly = self.enabled
+        if self.enabled and state.anomalies is None:
+            state.anomalies = {}  # this block owns the pending NaN/inf (see the class doc)
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
-        state.anomaly = self._previous
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
+        pending = state.anomalies
+        state.anomaly, state.anomalies = self._previous
+        if pending and self._previous[1] is None and exc_type is None:
+            checks.raise_pending(pending)
 
 
 def is_anomaly_enabled() -> bool:

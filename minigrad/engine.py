@@ -9,11 +9,12 @@ Read this file top to bottom:
    recursion) and hands each one the gradient of its output(s).
 The primitives themselves live in `ops/`, which also attaches Tensor's operators and methods.
 Grad mode is in `grad_mode.py`, saved-tensor bookkeeping in `saved.py`, error texts and anomaly
-checks in `checks.py`, and `grad()` in `autograd.py`.
+checks in `checks.py`, and `grad()` in `autograd/`.
 """
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Union
@@ -21,7 +22,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import checks, saved
-from .grad_mode import state
+from .grad_mode import current, threads
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -33,8 +34,9 @@ class Tensor:
     attached in one place there (`ops.install_tensor_methods`).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_edge", "__weakref__")
-    __array_ufunc__ = None  # numpy defers to us: `ndarray * Tensor` calls Tensor.__rmul__
+    # `_autograd` stays unset (so costs nothing) until a leaf hook or create_graph needs it.
+    __slots__ = ("data", "grad", "requires_grad", "_edge", "_autograd", "__weakref__")
+    __hash__ = object.__hash__  # by identity, as PyTorch: `==` is elementwise, keys stay usable
 
     data: np.ndarray
     grad: np.ndarray | None
@@ -58,6 +60,20 @@ class Tensor:
     __le__: Callable[[Tensor, Any], np.ndarray]
     __gt__: Callable[[Tensor, Any], np.ndarray]
     __ge__: Callable[[Tensor, Any], np.ndarray]
+    __eq__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
+    __ne__: Callable[[Tensor, Any], np.ndarray]  # type: ignore[assignment]
+    __iter__: Callable[[Tensor], Any]
+    __iadd__: Callable[[Tensor, Any], Tensor]  # in place (ops/inplace.py), as add_ ...
+    __isub__: Callable[[Tensor, Any], Tensor]
+    __imul__: Callable[[Tensor, Any], Tensor]
+    __itruediv__: Callable[[Tensor, Any], Tensor]
+    add_: Callable[[Tensor, Any], Tensor]
+    sub_: Callable[[Tensor, Any], Tensor]
+    mul_: Callable[[Tensor, Any], Tensor]
+    div_: Callable[[Tensor, Any], Tensor]
+    zero_: Callable[[Tensor], Tensor]
+    fill_: Callable[[Tensor, Any], Tensor]
+    copy_: Callable[[Tensor, Any], Tensor]
     exp: Callable[..., Tensor]
     log: Callable[..., Tensor]
     tanh: Callable[..., Tensor]
@@ -96,6 +112,67 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        """The truth value of a one-element tensor; more (or no) elements are ambiguous."""
+        if self.data.size != 1:
+            amount = "no values" if self.data.size == 0 else "more than one value"
+            raise RuntimeError(
+                f"Boolean value of Tensor with {amount} is ambiguous (shape {self.shape}); use "
+                f"(t == x).all() / .any() on the comparison's array"
+            )
+        return bool(self.data.item())
+
+    # --- numpy interop: np.asarray(t), np.exp(t), np.sum(t), ndarray * t ---------------------
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The float array (shared unless numpy asks for a copy), as `.numpy()`.
+
+        Unlike PyTorch this works for a tensor that requires grad too (as `.numpy()` does): the
+        array is the value, and no gradient flows through what numpy computes from it.
+        """
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        if copy:
+            return np.array(array, copy=True)
+        if copy is False and array is not self.data:
+            raise ValueError(
+                f"Tensor: cannot give a {dtype} array of {self.dtype} data without a copy"
+            )
+        return array
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy ufuncs with a Tensor operand run the minigrad op (recorded), or raise; those
+        giving booleans (np.isfinite, np.isnan) run on the values, like the comparisons."""
+        op = NUMPY_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is None and method == "__call__" and all(t.endswith("?") for t in ufunc.types):
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            return ufunc(*arrays, **kwargs)  # a test (isfinite, isnan): no gradient to lose
+        if op is None:
+            raise checks.numpy_call(
+                f"{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            )
+        return op(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """numpy functions (np.sum(t), np.concatenate) run the minigrad op, or raise."""
+        op = NUMPY_FUNCTIONS.get(func)
+        if op is None:
+            raise checks.numpy_call(func.__name__)
+        return op(*args, **kwargs)
+
+    # --- copies: only leaves (the graph cannot be copied), each with its own memory -----------
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        if self._edge is not None:
+            raise checks.not_a_leaf("deepcopy")
+        copy = _rebuild(type(self), self.data, self.requires_grad, self.grad)
+        memo[id(self)] = copy
+        return copy
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        if self._edge is not None:
+            raise checks.not_a_leaf("pickle")
+        return _rebuild, (type(self), self.data, self.requires_grad, self.grad)
+
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
         return self.data.item()
@@ -117,15 +194,75 @@ class Tensor:
                 node.add_hook(fill_retained_grads)  # type: ignore[union-attr]
             node.retained[index] = weakref.ref(self)  # type: ignore[union-attr]
 
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call `hook(grad)` with the gradient reaching this tensor in backward (a leaf's summed
+        over its uses); a Tensor it returns replaces that gradient. `.remove()` the handle to stop.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                f"register_hook: cannot register a hook on a tensor that does not require grad "
+                f"(shape {self.shape})"
+            )
+        if self._edge is None:  # a leaf: collect_grads runs its hooks on its summed gradient
+            extras = autograd_extras(self)
+            hooks = extras.get("hooks")
+            if hooks is None:
+                hooks = extras["hooks"] = {}
+                key = id(self)
+                forget = lambda _, key=key, table=hooked_leaves: table.pop(key, None)  # noqa: E731
+                hooked_leaves[key] = weakref.ref(self, forget)
+        else:  # an op's output: its node runs the hooks before its backward (run_tensor_hooks)
+            node, index = self._edge
+            if node.tensor_hooks is None:  # type: ignore[union-attr]
+                node.tensor_hooks = {}  # type: ignore[union-attr]
+                node.hooks = [run_tensor_hooks, *(node.hooks or ())]  # type: ignore[union-attr]
+            hooks = node.tensor_hooks.setdefault(index, {})  # type: ignore[union-attr]
+        return RemovableHandle(hooks, hook)
+
     def backward(
-        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Tensor | Sequence[Tensor] | None = None,
     ) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad`; `gradient` seeds non-scalars."""
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (only into `inputs`' if given);
+        `gradient` seeds non-scalars."""
         if gradient is None:
             if self.size != 1:
                 raise checks.implicit_seed("backward", self.shape)
             gradient = np.ones_like(self.data)
-        run_backward([self], [gradient], retain_graph, create_graph)
+        if inputs is None and not hooked_leaves and not create_graph:
+            run_backward([self], [gradient], retain_graph, create_graph)
+            return
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            if not inputs:
+                raise RuntimeError("backward: the inputs argument cannot be empty")
+            for index, t in enumerate(inputs):
+                if not t.requires_grad:
+                    raise RuntimeError(
+                        f"backward: inputs[{index}] (shape {t.shape}) does not require grad"
+                    )
+        found = collect_grads([self], [gradient], inputs, retain_graph, create_graph)
+        accumulate = accumulate_grad_graph if create_graph else accumulate_grad
+        for tensor, grad in found:
+            if grad is not None:
+                accumulate(tensor, grad)
+
+    @property
+    def grad_tensor(self) -> Tensor | None:
+        """`.grad` as the differentiable Tensor that `backward(create_graph=True)` accumulated
+        (None if `.grad` did not come from one); `.grad` itself stays a numpy array."""
+        graph = getattr(self, "_autograd", {}).get("grad_graph")
+        if graph is None or self.grad is not graph[0]:  # none, or .grad was replaced since
+            return None
+        if not np.array_equal(graph[0], graph[1].data):
+            raise RuntimeError(
+                f"grad_tensor: .grad (shape {self.shape}) was changed in place after "
+                f"backward(create_graph=True), so its graph no longer matches it"
+            )
+        return graph[1]
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
@@ -137,17 +274,48 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
 
+NUMPY_UFUNCS: dict = {}  # numpy ufunc -> the minigrad op it runs on Tensors (filled by ops)
+NUMPY_FUNCTIONS: dict = {}  # numpy function -> the minigrad op (filled by ops)
+
+
 def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """A fresh float array: float32/float64 keep their dtype, everything else becomes float64."""
-    if dtype is not None:
+    """A fresh float array: float32/float64 keep their dtype, ints and bools become float64.
+
+    Anything that is not real numbers (None, strings, complex, objects, Tensors inside a list)
+    is a TypeError rather than a NaN or a silently dropped imaginary part.
+    """
+    if isinstance(data, (list, tuple)) and _holds_tensor(data):
+        raise TypeError(
+            "Tensor: got a list holding Tensors; use minigrad.stack(tensors) (or "
+            "concatenate) to join them, which also keeps their gradients"
+        )
+    array = np.array(data)
+    if array.dtype.kind not in "fiub":
+        raise checks.not_real_numbers(data, array.dtype)
+    if dtype is None:
+        dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.dtype(np.float64)
+    else:
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"Tensor: dtype must be float32 or float64, got {dtype}")
-        return np.array(data, dtype=dtype)
-    array = np.array(data)
-    if array.dtype not in FLOAT_DTYPES:
-        array = array.astype(np.float64)
-    return array
+    return array.astype(dtype, copy=False)
+
+
+def _holds_tensor(items: list | tuple) -> bool:
+    """Whether a (nested) list or tuple has a Tensor anywhere in it."""
+    return any(
+        isinstance(x, Tensor) or (isinstance(x, (list, tuple)) and _holds_tensor(x)) for x in items
+    )
+
+
+def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, grad: np.ndarray | None) -> Any:
+    """A leaf of type `cls` with copies of `data` and `grad` (what deepcopy and pickle make)."""
+    tensor = cls.__new__(cls)
+    tensor.data = np.array(data, copy=True)
+    tensor.grad = None if grad is None else np.array(grad, copy=True)
+    tensor.requires_grad = requires_grad
+    tensor._edge = None
+    return tensor
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -198,6 +366,8 @@ class Node:
     output_meta: tuple = ()  # (shape, dtype) of each output, kept instead when there are several
     output_labels: Sequence[str] | None = None  # names an op gives its outputs, for pictures
     hooks: list | None = None  # hook(node, grads) called when backward reaches this node
+    tensor_hooks: dict | None = None  # output index -> {key: hook}, from Tensor.register_hook
+    materialize_grads = True  # False: backward gets None (not zeros) for outputs without grad
     retained: dict | None = None  # output index -> weakref, for outputs that retain_grad()
     created_at: str | None = None  # where the op was called, under anomaly detection
     _saved: tuple | None = ()  # where each saved tensor came from (saved.py); None once released
@@ -249,8 +419,23 @@ class Node:
                 tensors.append(leaf)
         return tuple(tensors)
 
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Forward's outputs (the very objects it returns) that get no gradient: an index, a mask.
+
+        They come out not requiring grad; backward still gets a (zero) gradient for each.
+        """
+        global marking
+        marked[self], marking = outputs, True
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """False: backward receives None, not zeros, for an output that received no gradient."""
+        self.materialize_grads = bool(value)
+
     def add_hook(self, hook: Callable[[Node, tuple], Any]) -> None:
-        """Call `hook(node, grads)` when backward reaches this node, before its backward runs."""
+        """Call `hook(node, grads)` when backward reaches this node, before its backward runs.
+
+        A tuple it returns (one gradient per output) replaces `grads`, as `register_hook` does.
+        """
         self.hooks = [*(self.hooks or ()), hook]
 
     def release(self) -> None:
@@ -263,11 +448,71 @@ class Node:
         return f"<{self.fn.__name__} node>"
 
 
+class RemovableHandle:
+    """What `register_hook` returns: `remove()` takes the hook off (also a context manager)."""
+
+    keys = itertools.count()
+
+    def __init__(self, hooks: dict, hook: Callable) -> None:
+        self.hooks, self.key = hooks, next(self.keys)
+        hooks[self.key] = hook
+
+    def remove(self) -> None:
+        self.hooks.pop(self.key, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.remove()
+
+
+# id(leaf) -> weakref, for each live leaf with hooks: while there is none, backward needs no
+# detour through collect_grads. (The hooks themselves are in the leaf's `autograd_extras`.)
+hooked_leaves: dict[int, weakref.ref] = {}
+
+
+def autograd_extras(tensor: Tensor) -> dict:
+    """A tensor's rarely used autograd state, made on first use: its hooks (for a leaf) and the
+    gradient graph of `backward(create_graph=True)`. Kept on the tensor, so freed with it."""
+    extras = getattr(tensor, "_autograd", None)
+    if extras is None:
+        extras = tensor._autograd = {}
+    return extras
+
+
+def run_tensor_hooks(node: Node, grads: tuple) -> tuple:
+    """The node hook `register_hook` puts first: each output's hooks may replace its gradient."""
+    grads = list(grads)
+    for index, hooks in node.tensor_hooks.items():  # type: ignore[union-attr]
+        if grads[index] is not None:
+            grads[index] = apply_hooks(hooks, grads[index])
+    return tuple(grads)
+
+
+def apply_hooks(hooks: dict, grad: Tensor) -> Tensor:
+    """Run a tensor's hooks in order, each on the previous one's result; check replacements."""
+    for hook in tuple(hooks.values()):
+        result = hook(grad)
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            result = _tensor(np.asarray(result), None)
+        if result.shape != grad.shape or result.dtype != grad.dtype:
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                f"{result.shape} and dtype {result.dtype}; it must keep the gradient's shape "
+                f"{grad.shape} and dtype {grad.dtype}"
+            )
+        grad = result
+    return grad
+
+
 def fill_retained_grads(node: Node, grads: tuple) -> None:
     """The hook retain_grad() adds: copy the gradient reaching each retained output to `.grad`."""
     for index, ref in (node.retained or {}).items():
         output = ref()
-        if output is not None:
+        if output is not None and grads[index] is not None:
             output.grad = np.array(grads[index].data, copy=True)
 
 
@@ -298,11 +543,22 @@ def _as_output_array(fn: type[Function], result: Any) -> np.ndarray:
 
 
 class _Unrecorded:
-    """The `ctx` given to forward when nothing is recorded: saving is a no-op."""
+    """The `ctx` given to forward when nothing is recorded: saving is a no-op, and no input
+    needs a gradient (as PyTorch: `needs_input_grad` is all False)."""
 
-    needs_input_grad = ()
+    __slots__ = ("_inputs", "__dict__")  # a slot: storing the inputs is cheap, on every op
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return (False,) * len(self._inputs)
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
+        pass
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
         pass
 
 
@@ -313,6 +569,8 @@ class Function:
     and returns a Tensor or an ndarray (or a tuple of them); `backward(ctx, *grad_outputs)`
     returns one gradient per input (None where there is none), written with Tensor ops so that
     higher orders work. Every built-in primitive in `minigrad.ops` is a Function; so can yours be.
+    In forward, `ctx.mark_non_differentiable(...)` and `ctx.set_materialize_grads(False)` work as
+    PyTorch's.
     """
 
     @staticmethod
@@ -326,6 +584,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any) -> Any:
         """Run forward and, if any input requires grad, record the call for backward."""
+        try:  # this thread's switches (grad_mode.py), looked up once
+            state = threads.state
+        except AttributeError:  # the thread's first op
+            state = current()
         if state.tracer is not None:  # a function is being traced for compiling (grad_mode.py)
             return state.tracer(cls, inputs)
         if state.enabled:
@@ -340,6 +602,10 @@ class Function:
                 state.enabled = False
                 try:
                     result = cls.forward(node, *inputs)
+                except BaseException:
+                    if marking:  # a forward that marked outputs, then failed
+                        _forget_marks(node)
+                    raise
                 finally:
                     state.enabled = True
                 if type(result) is tuple:
@@ -353,8 +619,12 @@ class Function:
                     )
                 if state.anomaly:
                     _check_forward(node, inputs, (data,))
+                if marking:  # forward called ctx.mark_non_differentiable
+                    _cut_marked(node, (result,), (output,))
                 return output
-        result = cls.forward(_Unrecorded(), *inputs)
+        ctx = _Unrecorded()
+        ctx._inputs = inputs
+        result = cls.forward(ctx, *inputs)
         if type(result) is np.ndarray:
             return _tensor(result, None)
         if type(result) is tuple:
@@ -372,16 +642,65 @@ def _record_outputs(node: Node, inputs: tuple, results: tuple) -> tuple:
         node._saved, node._saved_data, node._guard = saved.seal(
             node._saved, inputs, node.edges, results, arrays
         )
-    if state.anomaly:
+    if current().anomaly:
         _check_forward(node, inputs, arrays)
+    if marking:
+        _cut_marked(node, results, outputs)
     return outputs
 
 
+# node -> the outputs its forward marked non-differentiable, until Function.apply has cut them;
+# `marking` says whether there are any, so that an op that marks nothing tests one global flag.
+marked: dict[Node, tuple] = {}
+marking = False
+
+
+def _forget_marks(node: Node) -> tuple:
+    """Take `node`'s marked outputs out of `marked`, lowering `marking` when none are left."""
+    global marking
+    outputs = marked.pop(node, ())
+    marking = bool(marked)
+    return outputs
+
+
+def _cut_marked(node: Node, results: tuple, outputs: tuple) -> None:
+    """Outputs forward marked non-differentiable come out as constants (no grad_fn)."""
+    for output in _forget_marks(node):
+        found = [k for k, result in enumerate(results) if result is output]
+        if not found:
+            raise ValueError(
+                f"{node.fn.__name__}: mark_non_differentiable was given an object that forward "
+                f"did not return; mark the outputs themselves"
+            )
+        for k in found:
+            outputs[k]._edge, outputs[k].requires_grad = None, False
+
+
 def _check_forward(node: Node, inputs: tuple, arrays: tuple) -> None:
-    """Under detect_anomaly: remember where the op was called; refuse a non-finite output."""
-    input_arrays = [x.data if isinstance(x, Tensor) else None for x in inputs]
-    for data in arrays:
-        node.created_at = checks.check_forward(node.fn.__name__, input_arrays, data)
+    """Under detect_anomaly: remember where the op was called, and keep track of NaN/inf.
+
+    Using a non-finite output settles it (the op using it either masks it or passes it on); a
+    non-finite output becomes pending, blamed on the op that made it from finite inputs (or on
+    the input that already was not finite). debug.py raises what is still pending.
+    """
+    state = current()
+    pending = state.anomalies
+    node.created_at = checks.user_frames()
+    blame = None
+    if pending:
+        for x in inputs:
+            if isinstance(x, Tensor) and x._edge is not None:
+                settled = pending.pop(x._edge, None)
+                blame = blame or settled
+    for index, data in enumerate(arrays):
+        if not np.all(np.isfinite(data)):
+            input_arrays = [x.data if isinstance(x, Tensor) else None for x in inputs]
+            message = blame or checks.forward_anomaly(
+                node.fn.__name__, input_arrays, data, node.created_at
+            )
+            if pending is None:  # anomaly switched on by hand: no block to defer to
+                raise FloatingPointError(message)
+            pending[(node, index)] = message
 
 
 # --- Reverse mode --------------------------------------------------------------------------------
@@ -393,6 +712,23 @@ def accumulate_grad(leaf: Tensor, grad: Tensor) -> None:
         leaf.grad = np.array(grad.data, copy=True)  # never alias the seed or another grad
     else:
         leaf.grad += grad.data
+
+
+def accumulate_grad_graph(tensor: Tensor, grad: Tensor) -> None:
+    """Where backward(create_graph=True) puts gradients: `.grad` gets the values, `grad_tensor`
+    the differentiable sum (a `.grad` from an ordinary backward counts as a constant)."""
+    previous = tensor.grad_tensor
+    state = current()
+    state_enabled, state.enabled = state.enabled, True
+    try:
+        if previous is not None:
+            grad = previous + grad
+        elif tensor.grad is not None:
+            grad = from_numpy(np.array(tensor.grad, copy=True)) + grad
+    finally:
+        state.enabled = state_enabled
+    tensor.grad = np.array(grad.data, copy=True)
+    autograd_extras(tensor)["grad_graph"] = (tensor.grad, grad)
 
 
 def run_backward(
@@ -424,6 +760,9 @@ def run_backward(
             roots.append(node)
     waiting = _count_uses(roots)  # node -> how many of its uses have not sent their gradient yet
     ready = [node for node in dict.fromkeys(roots) if node not in waiting]
+    state = current()
+    if state.anomaly and state.anomalies:  # a NaN/inf from forward reached here unmasked
+        checks.raise_pending(state.anomalies)
     observers = state.observers
     previous_mode, state.enabled = state.enabled, create_graph
     try:
@@ -435,9 +774,8 @@ def run_backward(
             else:
                 grads = (slots[0],) if node.n_outputs == 1 else _filled(node, slots)
                 if node.hooks is not None or observers:
-                    for hook in (*(node.hooks or ()), *observers):
-                        hook(node, grads)
-                input_grads = _call_backward(node, grads)
+                    grads = _visit(node, grads, observers)
+                input_grads = _call_backward(node, grads, state)
             for edge, input_grad in zip(node.edges, input_grads):
                 if edge is None:
                     continue
@@ -459,6 +797,60 @@ def run_backward(
         state.enabled = previous_mode
 
 
+def collect_grads(
+    outputs: Sequence[Tensor],
+    seeds: Sequence[Any],
+    inputs: Sequence[Tensor] | None,
+    retain_graph: bool | None,
+    create_graph: bool,
+) -> list[tuple[Tensor, Tensor | None]]:
+    """(tensor, gradient) for each of `inputs` (None where none reached it), or for every leaf
+    reached if `inputs` is None: what `grad()` returns and `backward(inputs=)` accumulates.
+
+    A leaf's shares are summed over the walk and its hooks run once on the sum (as PyTorch's
+    AccumulateGrad); a non-leaf's gradient is taken when it reaches its node, after its hooks.
+    """
+    leaves = None if inputs is None else {id(t) for t in inputs if t._edge is None}
+    summed: dict[int, list] = {}  # id(leaf) -> [leaf, its gradient so far]
+    wanted = {t._edge: None for t in inputs or () if t._edge is not None}  # edge -> its gradient
+
+    def collect_leaf(leaf: Tensor, grad: Tensor) -> None:
+        if leaves is None or id(leaf) in leaves:
+            entry = summed.get(id(leaf))
+            if entry is None:
+                summed[id(leaf)] = [leaf, grad]
+            else:
+                entry[1] = entry[1] + grad  # recorded under create_graph, as the walk's sums
+
+    def collect_output(node: Node, grads: tuple) -> None:
+        for index, grad in enumerate(grads):
+            if (node, index) in wanted:
+                wanted[(node, index)] = grad
+
+    state = current()
+    observers = state.observers
+    if wanted:
+        state.observers = (*observers, collect_output)
+    try:
+        run_backward(outputs, seeds, retain_graph, create_graph, collect_leaf)
+    finally:
+        state.observers = observers
+    if hooked_leaves:
+        previous_mode, state.enabled = state.enabled, create_graph
+        try:
+            for entry in summed.values():
+                hooks = getattr(entry[0], "_autograd", {}).get("hooks")
+                if hooks:
+                    entry[1] = apply_hooks(hooks, entry[1])
+        finally:
+            state.enabled = previous_mode
+    if inputs is None:
+        return [(leaf, grad) for leaf, grad in summed.values()]
+    return [
+        (t, summed.get(id(t), (t, None))[1] if t._edge is None else wanted[t._edge]) for t in inputs
+    ]
+
+
 def _add_to(pending: dict, node: Node, index: int, grad: Tensor, create_graph: bool) -> None:
     """Add `grad` to what output `index` of `node` has received so far."""
     slots = pending.get(node)
@@ -473,8 +865,25 @@ def _add_to(pending: dict, node: Node, index: int, grad: Tensor, create_graph: b
         slots[index] = _tensor(np.asarray(previous.data + grad.data), None)
 
 
-def _filled(node: Node, slots: list) -> tuple:
-    """The gradient of every output of `node`: zeros for an output that received none."""
+def _visit(node: Node, grads: tuple, observers: tuple) -> tuple:
+    """Run the node's hooks, which may replace gradients (`register_hook`), then the observers
+    (`debug.trace`, `grad()`), which see zeros where `set_materialize_grads(False)` left None."""
+    for hook in node.hooks or ():
+        replaced = hook(node, grads)
+        if replaced is not None:
+            grads = replaced
+    if observers:
+        shown = grads if node.materialize_grads else _filled(node, list(grads), True)
+        for observer in observers:
+            observer(node, shown)
+    return grads
+
+
+def _filled(node: Node, slots: list, materialize: bool = False) -> tuple:
+    """The gradient of every output of `node`: zeros for an output that received none (unless
+    its Function asked for None there, with `ctx.set_materialize_grads(False)`)."""
+    if not (materialize or node.materialize_grads):
+        return tuple(slots)
     return tuple(
         _tensor(np.zeros(shape, dtype), None) if g is None else g
         for g, (shape, dtype) in zip(slots, node.output_meta)
@@ -493,6 +902,7 @@ def _count_uses(roots: list[Node]) -> dict[Node, int]:
     """How many recorded uses each node has below the roots (iterative, so no recursion limit)."""
     uses: dict[Node, int] = {}
     stack = list(dict.fromkeys(roots))
+    first = set(stack)  # roots are walked from the start, even when another root uses them
     for root in stack:
         _check_not_released(root)
     while stack:
@@ -504,8 +914,9 @@ def _count_uses(roots: list[Node]) -> dict[Node, int]:
                 continue  # a leaf
             count = uses.get(child)
             if count is None:
-                _check_not_released(child)
-                stack.append(child)
+                if child not in first:
+                    _check_not_released(child)
+                    stack.append(child)
                 count = 0
             uses[child] = count + 1
     return uses
@@ -516,14 +927,14 @@ def _check_not_released(node: Node) -> None:
         raise checks.released(node.fn.__name__)
 
 
-def _call_backward(node: Node, grads: tuple) -> tuple:
+def _call_backward(node: Node, grads: tuple, state: Any) -> tuple:
     """Run one node's backward: one gradient per input of its forward."""
     input_grads = node.fn.backward(node, *grads)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if len(input_grads) != len(node.edges):
         raise checks.gradient_count(node.fn.__name__, len(input_grads), len(node.edges))
-    if state.anomaly:
+    if state.anomaly:  # the walking thread's switches (grad_mode.State)
         checks.check_backward(node.fn.__name__, input_grads, node.created_at)
     return input_grads
 
@@ -531,6 +942,8 @@ def _call_backward(node: Node, grads: tuple) -> tuple:
 def _checked_grad(node: Node, target: Node | Tensor, index: int, grad: Any) -> Tensor:
     """A gradient must have its input's shape; its dtype is cast to the input's, as PyTorch."""
     if not isinstance(grad, Tensor):
+        if not isinstance(grad, (np.ndarray, np.generic)) or grad.dtype.kind not in "fiub":
+            raise checks.gradient_type(node.fn.__name__, grad)
         grad = _tensor(np.asarray(grad), None)
     if type(target) is not Node:  # a leaf
         shape, dtype = target.data.shape, target.data.dtype  # type: ignore[union-attr]

@@ -90,7 +90,13 @@ def gradgradcheck(
         with enable_grad():
             outs = fn(*args[:n])
             outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
-            grads = grad(outs, [args[i] for i in differentiable], list(args[n:]), create_graph=True)
+            grads = grad(
+                outs,
+                [args[i] for i in differentiable],
+                list(args[n:]),
+                create_graph=True,
+                allow_unused=True,
+            )
         return tuple(
             constant(np.zeros(args[i].shape), np.dtype(np.float64)) if g is None else g
             for i, g in zip(differentiable, grads)
@@ -275,7 +281,7 @@ def _vjp(flat: Tensor, wrt: list[Tensor], direction: np.ndarray) -> list[np.ndar
     """direction^T J for each input, flattened (zeros where no gradient reaches)."""
     if not flat.requires_grad:
         return [np.zeros(t.size) for t in wrt]
-    grads = grad(flat, wrt, grad_outputs=direction.astype(flat.dtype), retain_graph=True)
+    grads = grad(flat, wrt, direction.astype(flat.dtype), retain_graph=True, allow_unused=True)
     return [np.zeros(t.size) if g is None else g.data.reshape(-1) for t, g in zip(wrt, grads)]
 
 

@@ -41,6 +41,11 @@ def lock(array: np.ndarray) -> np.ndarray | None:
     return owner
 
 
+def is_locked(array: np.ndarray) -> bool:
+    """Whether a node that has not been released holds `array`'s memory read-only."""
+    return id(array if array.base is None else array.base) in _locks
+
+
 def unlock(owner: np.ndarray) -> None:
     """One node no longer needs `owner` read-only; the last one makes it writable again."""
     entry = _locks[id(owner)]

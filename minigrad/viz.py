@@ -98,7 +98,9 @@ def to_dot(
             output = f"[{index}] " if target.n_outputs > 1 else ""
             if target.output_labels:  # the op named its outputs (an LSTM's i, f, g, o)
                 output = f"{target.output_labels[index]} "
-            value = known.get((target, index)) or _retained(target, index)
+            value = known.get((target, index))
+            if value is None:  # (not `or`: a Tensor's truth value is its element's)
+                value = _retained(target, index)
             if value is not None and (id(value) in label_of or value.grad is not None):
                 # A named or grad-holding intermediate tensor gets its own box on the edge.
                 middle = dot_id(value, "t")

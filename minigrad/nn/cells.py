@@ -89,7 +89,7 @@ class _GatedCell(Module):
             )
         return given
 
-    def _blocks(self, x: Tensor, h: Tensor) -> tuple[Tensor, ...]:
+    def _blocks(self, x: Tensor, h: Tensor) -> list[Tensor]:
         """The gates' pre-activations W_ih x + b_ih + W_hh h + b_hh, cut into their blocks."""
         pre = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
         return split(pre, self.gates, axis=-1)

@@ -13,11 +13,20 @@ from .operands import constant, lift, pair
 from .reductions import sum_to
 
 
+def _broadcast_error(name: str, *shapes: tuple) -> ValueError:
+    """numpy could not broadcast the operands of `name`: say which op and which shapes."""
+    listed = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
+    return ValueError(f"{name}: operands could not be broadcast together: shapes {listed}")
+
+
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
-        return a.data + b.data
+        try:
+            return a.data + b.data
+        except ValueError:
+            raise _broadcast_error("add", a.shape, b.shape) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -28,7 +37,10 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
-        return a.data - b.data
+        try:
+            return a.data - b.data
+        except ValueError:
+            raise _broadcast_error("sub", a.shape, b.shape) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -39,7 +51,10 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a.data * b.data
+        try:
+            return a.data * b.data
+        except ValueError:
+            raise _broadcast_error("mul", a.shape, b.shape) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -54,7 +69,10 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        out = from_numpy(a.data / b.data)
+        try:
+            out = from_numpy(a.data / b.data)
+        except ValueError:
+            raise _broadcast_error("div", a.shape, b.shape) from None
         ctx.shape_a = a.shape
         ctx.save_for_backward(b, out)
         return out
@@ -71,9 +89,15 @@ class Div(Function):
 
 
 class Pow(Function):
+    """a**b. At the edges the gradients are PyTorch's: d/da is 0 where a == 0 and b == 0
+    (b a^(b-1) would be 0 * inf), and d/db is 0 where a == 0 and b >= 0 (0^b log 0)."""
+
     @staticmethod
     def forward(ctx, a, b):
-        out = from_numpy(a.data**b.data)
+        try:
+            out = from_numpy(a.data**b.data)
+        except ValueError:
+            raise _broadcast_error("pow", a.shape, b.shape) from None
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -81,10 +105,29 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        return (
-            sum_to(g * b * a ** (b - 1), a.shape) if need_a else None,  # b a^(b-1)
-            sum_to(g * out * log(a), b.shape) if need_b else None,  # a^b log a
-        )
+        grad_a = grad_b = None
+        if need_a:  # b a^(b-1)
+            flat = (b.data == 0) & (a.data == 0)
+            if flat.any():  # 0 * 0^-1 is 0 there (PyTorch's); keep 0 * inf out of the arithmetic
+                one = lift(1.0, b)
+                grad_a = _masked_zero(flat, b * a ** Where.apply(flat, one, b - one))
+            else:
+                grad_a = b * a ** (b - 1)
+            grad_a = sum_to(g * grad_a, a.shape)
+        if need_b:  # a^b log a
+            at_zero = (a.data == 0) & (b.data >= 0)
+            if at_zero.any():  # 0^b log 0 is 0 there; log is taken of 1 instead, then masked
+                safe = Where.apply(at_zero, lift(1.0, a), a)
+                grad_b = _masked_zero(at_zero, out * log(safe))
+            else:
+                grad_b = out * log(a)
+            grad_b = sum_to(g * grad_b, b.shape)
+        return grad_a, grad_b
+
+
+def _masked_zero(mask: np.ndarray, x: Tensor) -> Tensor:
+    """`x` with zeros where `mask` holds (broadcast to x's shape; recorded, so differentiable)."""
+    return Where.apply(mask, lift(0.0, x), x)
 
 
 class Neg(Function):
@@ -98,23 +141,30 @@ class Neg(Function):
 
 
 class Maximum(Function):
-    """Elementwise max; on ties the gradient is shared half and half, as in PyTorch."""
+    """Elementwise max, with PyTorch's gradient rule: the larger operand gets it all, ties share
+    it half and half, and where one operand is NaN (so is the result) both get it all."""
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a.data, b.data)
+        try:
+            return np.maximum(a.data, b.data)
+        except ValueError:
+            raise _broadcast_error("maximum", a.shape, b.shape) from None
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return _share_by_winner(g, a, b, a.data > b.data)
+        return _share_by_winner(g, a, b, a.data > b.data, a.data < b.data)
 
 
-def _share_by_winner(g: Tensor, a: Tensor, b: Tensor, a_wins: np.ndarray) -> tuple:
-    """The gradient of maximum or minimum: all to the winner, half and half on ties."""
-    share_a = constant(a_wins + 0.5 * (a.data == b.data), g.dtype)
-    return sum_to(g * share_a, a.shape), sum_to(g * (1 - share_a), b.shape)
+def _share_by_winner(g: Tensor, a: Tensor, b: Tensor, a_wins: Any, b_wins: Any) -> tuple:
+    """The gradient of maximum or minimum, as PyTorch: all to the winner, half and half on ties,
+    and to both where either is NaN (neither wins nor ties there)."""
+    half_tie = 0.5 * (a.data == b.data)
+    share_a = constant(1.0 - b_wins - half_tie, g.dtype)
+    share_b = constant(1.0 - a_wins - half_tie, g.dtype)
+    return sum_to(g * share_a, a.shape), sum_to(g * share_b, b.shape)
 
 
 class Where(Function):
@@ -123,7 +173,10 @@ class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.cond, ctx.shapes = cond, (a.shape, b.shape)
-        return np.where(cond, a.data, b.data)
+        try:
+            return np.where(cond, a.data, b.data)
+        except ValueError:
+            raise _broadcast_error("where", cond.shape, a.shape, b.shape) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -329,7 +382,7 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return _share_by_winner(g, a, b, a.data < b.data)
+        return _share_by_winner(g, a, b, a.data < b.data, a.data > b.data)
 
 
 class Clamp(Function):

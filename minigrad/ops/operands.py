@@ -12,10 +12,16 @@ _scalars: dict[tuple, Tensor] = {}  # (value, dtype) -> read-only constant: code
 
 
 def lift(value: Any, like: Tensor | None = None) -> Tensor:
-    """Make `value` a Tensor; a Python scalar takes `like`'s dtype, so it never upcasts it."""
+    """Make `value` a Tensor; a scalar (Python or numpy, or a 0-d array) takes `like`'s dtype,
+    so it never upcasts it; an array keeps numpy's promotion."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, (int, float, bool)):
+    if like is None:
+        return from_numpy(as_float_array(value))
+    if type(value) is not float and isinstance(value, (np.generic, np.ndarray)):
+        if value.ndim == 0 and value.dtype.kind in "fiub":
+            value = value.item()  # a numpy scalar or 0-d array is a scalar (PyTorch keeps float32)
+    if isinstance(value, (int, float, bool)):
         key = (value, like.data.dtype)
         scalar = _scalars.get(key)
         if scalar is None:

@@ -37,7 +37,9 @@ class Sum(Function):
 
 
 class Max(Function):
-    """Max over axes; ties share the gradient equally (so the result is a true subgradient)."""
+    """Max over axes, NaN-propagating as numpy and PyTorch; the gradient goes to the elements
+    equal to the max, shared equally among ties (a true subgradient), and to the NaNs where
+    the max is NaN (torch.amax's rule, and torch.max()'s for a full reduction)."""
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -49,7 +51,10 @@ class Max(Function):
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
-        is_max = a.data == out.data.reshape(_kept_shape(ctx.shape, ctx.axis))
+        kept = out.data.reshape(_kept_shape(ctx.shape, ctx.axis))
+        is_max = a.data == kept
+        if np.isnan(kept).any():  # NaN == NaN is False: where the max is NaN, the NaNs made it
+            is_max |= np.isnan(a.data) & np.isnan(kept)
         share = constant(is_max / is_max.sum(axis=ctx.axis, keepdims=True), g.dtype)
         return _expand_reduced(g, ctx) * share, None, None
 

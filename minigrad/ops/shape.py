@@ -93,15 +93,44 @@ class IndexAdd(Function):
 
 
 def _normalize_index(index: Any) -> Any:
-    """Tensors inside an index are replaced by their arrays; lists become arrays (as numpy)."""
+    """Lists inside an index become arrays (as numpy); float indices are refused."""
     if isinstance(index, tuple):
         return tuple(_normalize_index(part) for part in index)
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.dtype != bool else index.data
+        return _tensor_index(index)
     if isinstance(index, list):
         array = np.asarray(index)
-        return array.astype(np.intp) if array.dtype.kind == "f" else array
+        if array.size == 0:  # numpy reads [] as no positions
+            return array.astype(np.intp)
+        if array.dtype.kind not in "iub":
+            raise IndexError(
+                f"index: indices must be integers or booleans, got {array.dtype} values {index}"
+            )
+        return array
     return index
+
+
+def _tensor_index(index: Tensor) -> np.ndarray:
+    """A Tensor used as an index: integer positions, if its (float) values are whole numbers.
+
+    minigrad Tensors hold floats, so a boolean mask wrapped in one reads as 1.0 / 0.0: such a
+    tensor (only zeros and ones) is refused as ambiguous, like any with fractional values.
+    """
+    values = index.data
+    with np.errstate(invalid="ignore"):  # NaN / inf become garbage here, and are refused below
+        integral = values.astype(np.intp)
+    if not np.array_equal(integral, values):
+        raise IndexError(
+            f"index: a Tensor of indices must hold whole numbers, got {values.ravel()[:6]} "
+            f"(shape {index.shape})"
+        )
+    if values.size and np.all((integral == 0) | (integral == 1)):
+        raise IndexError(
+            f"index: a Tensor of only 0s and 1s (shape {index.shape}) is ambiguous as an index, "
+            f"a mask or positions; index with a numpy array instead: x[t.numpy() > 0] for a "
+            f"mask, x[t.numpy().astype(int)] for positions"
+        )
+    return integral
 
 
 class Concatenate(Function):
@@ -187,11 +216,15 @@ def transpose(a: Any, *axes: Any) -> Tensor:
     return Transpose.apply(lift(a), tuple(order) if order else None)
 
 
-def concatenate(tensors: Any, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis, as np.concatenate."""
+def concatenate(tensors: Any, axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis, as np.concatenate (axis=None: flattened first)."""
     tensors = [lift(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
+    if axis is None:
+        tensors, axis = [t.reshape(-1) for t in tensors], 0
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"concatenate: axis must be an int or None, got {axis!r}")
     return Concatenate.apply(axis, *tensors)
 
 
@@ -223,15 +256,23 @@ def split(
         raise ValueError(f"split: axis {axis} is out of bounds for shape {a.shape}")
     axis %= a.ndim
     length = a.shape[axis]
-    if isinstance(indices_or_sections, (int, np.integer)):
+    if _is_int(indices_or_sections):
         sections = int(indices_or_sections)
         if sections <= 0 or length % sections:
             raise ValueError(
                 f"split: axis {axis} of shape {a.shape} does not divide into {sections} equal "
                 f"sections"
             )
-        bounds = tuple(range(0, length + 1, length // sections))
+        bounds = tuple(k * (length // sections) for k in range(sections + 1))  # an empty axis
+        # gives empty pieces, as numpy
     else:  # np.split takes piece k as a[points[k]:points[k+1]], with Python's slice rules
+        if not isinstance(indices_or_sections, (list, tuple, np.ndarray)) or not all(
+            _is_int(i) for i in indices_or_sections
+        ):
+            raise TypeError(
+                f"split: indices_or_sections must be an int (a number of equal sections) or a "
+                f"sequence of int positions, got {indices_or_sections!r}"
+            )
         points = [0, *(int(i) for i in indices_or_sections), length]
         spans = [slice(start, stop).indices(length)[:2] for start, stop in zip(points, points[1:])]
         bounds = (0, *(builtins.max(start, stop) for start, stop in spans))
@@ -241,6 +282,10 @@ def split(
     if labels is not None and len(labels) != len(bounds) - 1:
         raise ValueError(f"split: {len(labels)} labels for {len(bounds) - 1} pieces")
     return list(Split.apply(a, bounds, axis, labels))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def getitem(a: Tensor, index: Any) -> Tensor:

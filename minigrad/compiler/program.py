@@ -1,0 +1,302 @@
+"""A compiled program: straight-line statements over numbered values, and how it is replayed.
+
+A program has two halves, each a list of `Statement`s in the order they run:
+
+    forward   inputs (the call's tensors, then the tensors it captured) -> outputs
+    backward  the outputs' gradients (seeds) and the forward values it reads -> input gradients
+
+Every statement is one call of a `Function`: `Statement.fn.forward` is run on arrays, with a
+throwaway context, so a Function needs nothing extra to be replayed (no lowering yet). Values are
+numbered; `env` is a list holding the array of each value while the program runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+from ..engine import Function, Tensor, from_numpy
+
+# What a value is, for the listing and for what replay must copy.
+INPUT, CAPTURED, VALUE, SEED, CONSTANT = "input", "captured", "value", "seed", "constant"
+
+
+class Statement:
+    """One call `outputs = fn(args)`: each arg is `(True, value number)` or `(False, static)`."""
+
+    __slots__ = ("fn", "args", "outputs", "needs_input_grad", "multi")
+
+    def __init__(
+        self, fn: type[Function], args: tuple, outputs: tuple, needs: tuple, multi: bool
+    ) -> None:
+        self.fn = fn
+        self.args = args
+        self.outputs = outputs  # value numbers of what fn returns (several if `multi`)
+        self.needs_input_grad = needs  # what forward's ctx said while tracing
+        self.multi = multi  # forward returned a tuple
+
+
+class ReplayContext:
+    """The `ctx` a replayed forward receives: it may set attributes; saving is a no-op."""
+
+    def __init__(self, needs_input_grad: tuple) -> None:
+        self.needs_input_grad = needs_input_grad
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        pass
+
+
+def as_array(result: Any) -> np.ndarray:
+    """What a forward returned, as an ndarray (numpy gives 0-d results as scalars)."""
+    if isinstance(result, Tensor):
+        result = result.data
+    return result if type(result) is np.ndarray else np.asarray(result)
+
+
+def run(statements: list[Statement], env: list, frees: list | None = None) -> None:
+    """Replay `statements` on the arrays in `env`, writing each result into its slot.
+
+    `frees[k]` lists the values statement k reads last: their slots are cleared after it runs,
+    so an intermediate array lives no longer than it does in eager mode.
+    """
+    for k, st in enumerate(statements):
+        args = [from_numpy(env[x]) if is_value else x for is_value, x in st.args]
+        result = st.fn.forward(ReplayContext(st.needs_input_grad), *args)
+        if st.multi:
+            for value, r in zip(st.outputs, result):
+                env[value] = as_array(r)
+        else:
+            env[st.outputs[0]] = as_array(result)
+        if frees is not None:
+            for value in frees[k]:
+                env[value] = None
+
+
+def run_recorded(statements: list[Statement], env: list) -> None:
+    """Replay `statements` on Tensors through `Function.apply`, so the engine records them.
+
+    This is the differentiable path (backward with `create_graph=True`): the same statements,
+    recorded op by op as eager mode would.
+    """
+    for st in statements:
+        result = st.fn.apply(*[env[x] if is_value else x for is_value, x in st.args])
+        if st.multi:
+            for value, r in zip(st.outputs, result):
+                env[value] = r
+        else:
+            env[st.outputs[0]] = result
+
+
+class Program:
+    """A traced call, ready to replay: its forward and backward statements and their values."""
+
+    def __init__(self) -> None:
+        self.meta: list[tuple] = []  # (shape, dtype) of each value
+        self.kinds: list[str] = []  # INPUT, CAPTURED, VALUE, SEED or CONSTANT, per value
+        self.inputs: list[int] = []  # the value of each input of the compiled node, in order
+        self.requires_grad: list[bool] = []  # per input: does it need a gradient?
+        self.n_args = 0  # how many of the inputs are the call's own tensors (the rest: captured)
+        self.captured: list[Tensor] = []  # tensors the function used without receiving them
+        self.constants: dict[int, np.ndarray] = {}  # value -> array, made while tracing backward
+        self.forward: list[Statement] = []
+        self.backward: list[Statement] = []
+        self.outputs: list[int] = []  # values the call returns, flattened
+        self.out_tree: Any = None  # how to nest the outputs again (see compiled.py)
+        self.seeds: list[int] = []  # the value of each output's gradient, in backward
+        self.grads: list[int | None] = []  # per input, the value of its gradient (None: none)
+        self.saved: list[int] = []  # forward values that backward reads
+        self.frees: list[list[int]] = []  # per forward statement: values read for the last time
+        self.has_backward = False
+        self.n_forward = 0  # values numbered below this are forward's; the rest backward's
+        self.stages: dict[str, tuple] = {}  # "traced", then each pass: (forward, backward) after
+        self._numbers: dict[int, int] | None = None  # see `numbers`
+        self.fallback: str | None = None  # why this signature runs eagerly instead, if it does
+
+    # --- building -----------------------------------------------------------------------------
+
+    def new_value(self, array: np.ndarray, kind: str) -> int:
+        self.meta.append((array.shape, array.dtype))
+        self.kinds.append(kind)
+        return len(self.meta) - 1
+
+    def finish(self) -> None:
+        """Work out what backward reads from forward, and when forward may drop each value."""
+        self.saved = self.forward_reads(self.backward)
+        keep = set(self.saved) | set(self.outputs) | set(self.inputs)
+        last_use: dict[int, int] = {}
+        for k, st in enumerate(self.forward):
+            for is_value, x in st.args:
+                if is_value:
+                    last_use[x] = k
+        self.frees = [[] for _ in self.forward]
+        for value, k in last_use.items():
+            if value not in keep:
+                self.frees[k].append(value)
+
+    def forward_reads(self, backward: list[Statement]) -> list[int]:
+        """The forward values that these backward statements (or the gradients) read."""
+        read = {x for st in backward for is_value, x in st.args if is_value}
+        read.update(v for v in self.grads if v is not None)
+        return sorted(v for v in read if v < self.n_forward)
+
+    def snapshot(self, name: str) -> None:
+        """Remember the statements as they are now, as stage `name` (after the pass `name`)."""
+        self.stages[name] = (list(self.forward), list(self.backward))
+
+    # --- replaying ----------------------------------------------------------------------------
+
+    def run_forward(self, arrays: list[np.ndarray]) -> tuple[list, list]:
+        """(outputs, saved env) of the forward program on the inputs' arrays."""
+        env: list = [None] * len(self.meta)
+        for value, array in zip(self.inputs, arrays):
+            env[value] = array
+        run(self.forward, env, self.frees)
+        outputs = [env[v] for v in self.outputs]
+        saved = [None] * len(self.meta)
+        for v in self.saved:
+            saved[v] = env[v]
+        return outputs, saved
+
+    def run_backward(self, saved: list, seeds: list[np.ndarray]) -> list:
+        """Per input, its gradient as a fresh array (None where it has none)."""
+        env = list(saved)
+        for value, array in self.constants.items():
+            env[value] = array
+        for value, seed in zip(self.seeds, seeds):
+            env[value] = seed
+        run(self.backward, env)
+        grads = []
+        for v in self.grads:
+            if v is None:
+                grads.append(None)
+            elif v >= self.n_forward and self.kinds[v] != CONSTANT:
+                grads.append(env[v])  # made by this backward (or the seed, as in eager)
+            else:  # the program's own constant, or an array forward received: never hand out
+                grads.append(np.array(env[v], copy=True))
+        return grads
+
+    def run_recorded(self, inputs: tuple, seeds: tuple) -> list:
+        """Forward and backward replayed through the engine: differentiable input gradients."""
+        env: list = [None] * len(self.meta)
+        for value, tensor in zip(self.inputs, inputs):
+            env[value] = tensor
+        for value, array in self.constants.items():
+            env[value] = from_numpy(array)
+        run_recorded(self.forward, env)
+        for value, seed in zip(self.seeds, seeds):
+            env[value] = seed
+        run_recorded(self.backward, env)
+        return [None if v is None else env[v] for v in self.grads]
+
+    # --- printing -----------------------------------------------------------------------------
+
+    def name(self, value: int) -> str:
+        """How the listing calls a value: x0 (input), p1 (parameter), c2 (constant), t3, g4;
+        a 0-d constant is written as its number."""
+        kind, array = self.kind_and_constant(value)
+        if array is not None and array.ndim == 0:
+            return repr(array.item())  # a literal: 1.0, 0.5
+        prefix = {INPUT: "x", CAPTURED: "p", VALUE: "t", SEED: "g", CONSTANT: "c"}[kind]
+        return f"{prefix}{self.numbers().get(value, value)}"
+
+    def kind_and_constant(self, value: int) -> tuple[str, np.ndarray | None]:
+        """A value's kind for the listing (a captured tensor needing no gradient is a
+        constant), and its array if it is a constant."""
+        kind = self.kinds[value]
+        if kind == CAPTURED:
+            position = self.inputs.index(value)
+            if self.requires_grad[position]:
+                return CAPTURED, None
+            return CONSTANT, self.captured[position - self.n_args].data
+        return kind, self.constants.get(value)
+
+    def numbers(self) -> dict[int, int]:
+        """Display numbers: 0, 1, 2... in the order values first appear in the listing."""
+        if self._numbers is None:  # from the statements as traced, so stages share names
+            forward, backward = next(iter(self.stages.values()), (self.forward, self.backward))
+            order = [*self.inputs, *(v for st in forward for v in st.outputs)]
+            order += [*self.seeds, *self.constants]
+            order += [v for st in backward for v in st.outputs]
+            named = [v for v in dict.fromkeys(order) if self.name_is_numbered(v)]
+            self._numbers = {value: k for k, value in enumerate(named)}
+        return self._numbers
+
+    def name_is_numbered(self, value: int) -> bool:
+        array = self.kind_and_constant(value)[1]
+        return array is None or array.ndim > 0
+
+    def typed(self, value: int) -> str:
+        shape, dtype = self.meta[value]
+        short = {"float32": "f32", "float64": "f64"}.get(str(dtype), str(dtype))
+        return f"{self.name(value)}: {short}[{', '.join(map(str, shape))}]"
+
+    def statement_text(self, st: Statement) -> str:
+        names = _argument_names(st.fn)
+        parts = []
+        for position, (is_value, x) in enumerate(st.args):
+            if is_value:
+                parts.append(self.name(x))
+            else:
+                label = names[position] if position < len(names) else f"arg{position}"
+                parts.append(f"{label}={_static_text(x)}")
+        targets = ", ".join(self.name(v) for v in st.outputs)
+        return f"{targets} = {st.fn.__name__}({', '.join(parts)})"
+
+    def listing(self, stage: str | None = None) -> str:
+        """The forward and backward programs, one statement per line (see `Compiled.program`).
+
+        `stage` is `"traced"` (as recorded) or the name of a pass (as that pass left it);
+        None: after all passes.
+        """
+        if self.fallback is not None:
+            return f"# runs eagerly: {self.fallback}"
+        if stage is None:
+            forward, backward = self.forward, self.backward
+        elif stage in self.stages:
+            forward, backward = self.stages[stage]
+        else:
+            raise ValueError(f"listing: no stage {stage!r}; the stages are {list(self.stages)}")
+        header = ", ".join(self.typed(v) for v in self.inputs if self.name(v)[0] in "xpc")
+        lines = [f"def forward({header}):"]
+        lines += [f"    {self.statement_text(st)}" for st in forward]
+        lines.append(f"    return {', '.join(self.name(v) for v in self.outputs)}")
+        if self.has_backward:
+            seeds = ", ".join(self.typed(v) for v in self.seeds)
+            saved = ", ".join(self.name(v) for v in self.forward_reads(backward))
+            lines += ["", f"def backward({seeds}):  # reads from forward: {saved or 'nothing'}"]
+            constants = [v for v in self.constants if self.name(v)[0] == "c"]
+            for v in constants:
+                lines.append(f"    {self.typed(v)} = constant")
+            lines += [f"    {self.statement_text(st)}" for st in backward]
+            grads = [
+                f"d{self.name(x)}={'None' if g is None else self.name(g)}"
+                for x, g, need in zip(self.inputs, self.grads, self.requires_grad)
+                if need
+            ]
+            lines.append(f"    return {', '.join(grads)}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.listing()
+
+    def __repr__(self) -> str:
+        return f"<compiled program: {len(self.forward)} forward, {len(self.backward)} backward>"
+
+
+def _argument_names(fn: type[Function]) -> list[str]:
+    """The names of forward's parameters after ctx, for the listing."""
+    try:
+        parameters = list(inspect.signature(fn.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind != p.VAR_POSITIONAL]
+
+
+def _static_text(value: Any) -> str:
+    """A static argument, short: arrays by dtype and shape, long reprs cut."""
+    if isinstance(value, np.ndarray):
+        return f"array({value.dtype}[{', '.join(map(str, value.shape))}])"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
