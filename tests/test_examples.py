@@ -374,6 +374,7 @@ def test_state_gradient_norms_match_finite_differences(cell: str) -> None:
     model = common.SequenceModel(gradient_flow.CELLS[cell], 3, dtype=np.float64, rng=5)
     x, y = common.adding_batch(np.random.default_rng(2), 4, 2, dtype=np.float64)
     norms = gradient_flow.state_gradient_norms(model, x, y)
+    assert all(p.grad is not None for p in model.parameters())  # one real backward ran
     recurrent = model.rnn.cell
     for t in range(4):
         with mg.no_grad():
