@@ -1,4 +1,4 @@
-"""Helpers shared by the examples: a progress bar, the adding problem, and a small RNN regressor.
+"""Helpers shared by the examples: a progress bar, the adding problem, models, a training loop.
 
 Not part of the library: the examples import it as a sibling module (`python examples/x.py`
 puts this folder on sys.path).
@@ -6,8 +6,12 @@ puts this folder on sys.path).
 
 from __future__ import annotations
 
+import argparse
+import ast
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +19,24 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn, optim
-from minigrad.nn import functional as F
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-# The cells the studies compare: name -> (cell, initial forget-gate bias). "lstm-fb1" starts its
-# forget gate's bias at +1 instead of around 0, a common trick to keep gradients flowing.
-VARIANTS = {
-    "rnn": ("rnn", 0.0),
-    "gru": ("gru", 0.0),
-    "lstm": ("lstm", 0.0),
-    "lstm-fb1": ("lstm", 1.0),
+# Short names for the cells the studies compare; any other name is a class of minigrad.nn, with
+# keyword arguments in brackets if needed: "GRU", "LSTMCell", "LSTM(forget_bias=2.0)".
+# "lstm-fb1" starts its forget gate's bias at +1 instead of around 0 (Jozefowicz et al. 2015).
+ALIASES = {
+    "rnn": "RNN",
+    "lstm": "LSTM",
+    "lstm-fb1": "LSTM(forget_bias=1.0)",
+    "gru": "GRU",
 }
 COLORS = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue", "lstm-fb1": "tab:purple"}
+
+
+def color(name: str, index: int) -> str:
+    """A cell's colour on every plot: its own for the named four, else the next of a cycle."""
+    others = ["tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
+    return COLORS.get(name, others[index % len(others)])
 
 
 class Progress:
@@ -55,6 +64,12 @@ class Progress:
             elapsed = time.perf_counter() - self.start
             print(f"{self.desc} {self.count}/{self.total}  {shown}  ({elapsed:.0f}s)", flush=True)
 
+    def skip(self, steps: int) -> None:
+        """Count `steps` as done without running them (a run that stopped early)."""
+        self.count += steps
+        if self.bar is not None:
+            self.bar.update(steps)
+
     def write(self, text: str) -> None:
         """Print without breaking the bar."""
         if self.bar is not None:
@@ -68,80 +83,258 @@ class Progress:
 
 
 # --- The adding problem -------------------------------------------------------------------------
-# Each input step is a pair (value, marker): values are uniform in [0, 1); exactly two markers are
-# 1, one in each half of the sequence. The target is the sum of the two marked values, so the
-# network must notice a value when it passes and hold it until the end. Always answering 1 (the
-# mean) gives a mean squared error of 1/6 (two uniform variances); 0 means solved.
+# Each input step is a pair (value, marker); exactly two steps carry the marker 1 and the target
+# is a function of their two values, so a network must notice a value when it passes and hold it
+# until the end of the sequence.
+# - "arjovsky" (Arjovsky, Shah & Bengio 2016): values U[0, 1], one marker in each half, target the
+#   sum of the two marked values. Always answering 1 (the mean) scores 1/6 = 0.167.
+# - "hochreiter" (Hochreiter & Schmidhuber 1997): values U[-1, 1], the first marker within the
+#   first 10 steps, the second elsewhere in the first half, target 0.5 + (X1 + X2) / 4. Always
+#   answering 0.5 scores 1/24 = 0.042; an answer within 0.04 of the target counts as right.
 
-BASELINE_MSE = 1 / 6
+BASELINES = {"arjovsky": 1 / 6, "hochreiter": 1 / 24}
 
 
-def adding_batch(rng: np.random.Generator, length: int, batch: int) -> tuple[np.ndarray, ...]:
-    """Inputs (length, batch, 2) and targets (batch, 1) for the adding problem, in float64."""
-    values = rng.uniform(0, 1, size=(length, batch))
+def adding_batch(
+    rng: np.random.Generator,
+    length: int,
+    batch: int,
+    variant: str = "arjovsky",
+    dtype: Any = np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (length, batch, 2) and targets (batch, 1) of the adding problem."""
     half = max(1, length // 2)
-    first = rng.integers(0, half, size=batch)
-    second = rng.integers(half, length, size=batch) if length > 1 else first
-    markers = np.zeros((length, batch))
     columns = np.arange(batch)
+    if variant == "arjovsky":
+        values = rng.uniform(0, 1, size=(length, batch))
+        first = rng.integers(0, half, size=batch)
+        second = rng.integers(half, length, size=batch) if length > 1 else first
+    elif variant == "hochreiter":
+        if length < 4:
+            raise ValueError(
+                f"adding_batch: the hochreiter variant needs length >= 4, got {length}"
+            )
+        values = rng.uniform(-1, 1, size=(length, batch))
+        first = rng.integers(0, min(10, half), size=batch)
+        second = rng.integers(0, half - 1, size=batch)
+        second += second >= first  # any other step of the first half
+    else:
+        raise ValueError(
+            f"adding_batch: variant must be 'arjovsky' or 'hochreiter', got {variant!r}"
+        )
+    markers = np.zeros((length, batch))
     markers[first, columns] = 1
     markers[second, columns] = 1
-    targets = (values * markers).sum(axis=0, keepdims=True).T
-    return np.stack([values, markers], axis=-1), targets
+    total = (values * markers).sum(axis=0)
+    targets = total if variant == "arjovsky" else 0.5 + total / 4
+    inputs = np.stack([values, markers], axis=-1)
+    return inputs.astype(dtype), targets[:, None].astype(dtype)
 
 
-class Regressor(nn.Module):
-    """A recurrent layer reading the whole sequence, then a linear readout of its last output."""
+def adding_scores(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean squared error and the share of answers within 0.04 of the target (the criterion)."""
+    with mg.no_grad():
+        error = model(x).data - y
+    return float(np.mean(error**2)), float(np.mean(np.abs(error) < 0.04))
 
-    def __init__(self, cell: str, hidden: int, inputs: int = 2, forget_bias: float = 0.0) -> None:
+
+# --- Models -------------------------------------------------------------------------------------
+
+
+def parse_cell(name: str) -> tuple[str, dict[str, Any]]:
+    """'lstm-fb1' or 'PeepholeLSTMCell(output_activation=False)' -> (class name, keywords)."""
+    spec = ALIASES.get(name, name)
+    try:
+        tree = ast.parse(spec, mode="eval").body
+    except SyntaxError:
+        tree = None
+    if isinstance(tree, ast.Name):
+        return tree.id, {}
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and not tree.args:
+        try:
+            return tree.func.id, {k.arg: ast.literal_eval(k.value) for k in tree.keywords}
+        except ValueError:
+            pass  # a keyword whose value is not a literal
+    raise ValueError(f"cell {name!r}: expected a class name, optionally with keywords in brackets")
+
+
+def recurrent_layer(name: str, inputs: int, hidden: int, dtype: Any, rng: int) -> nn.Module:
+    """A layer `(T, B, inputs) -> (outputs, state)` for a cell name (see ALIASES).
+
+    The layers nn.RNN / nn.LSTM / nn.GRU project the input for all steps at once (the fast
+    path); a cell class (a name ending in "Cell") is unrolled by nn.Recurrent.
+    """
+    class_name, keywords = parse_cell(name)
+    cls = getattr(nn, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ValueError(
+            f"cell {name!r}: minigrad.nn has no module class {class_name!r} "
+            f"(short names: {', '.join(ALIASES)})"
+        )
+    module = cls(inputs, hidden, dtype=dtype, rng=rng, **keywords)
+    return nn.Recurrent(module) if class_name.endswith("Cell") else module
+
+
+def check_cells(parser: argparse.ArgumentParser, names: list[str], inputs: int = 2) -> None:
+    """Exit with the parser's usage line if a cell name does not build (before any training)."""
+    for name in names:
+        try:
+            recurrent_layer(name, inputs, 2, np.float32, 0)
+        except (ValueError, TypeError) as error:
+            parser.error(str(error))
+
+
+class SequenceModel(nn.Module):
+    """A recurrent layer reading the whole sequence, then a linear readout.
+
+    `forward(x)` reads out the last step's output (B, outputs); `forward(x, every_step=True)` every
+    step's, (T, B, outputs).
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        hidden: int,
+        inputs: int = 2,
+        outputs: int = 1,
+        dtype: Any = np.float32,
+        rng: int = 0,
+    ) -> None:
         super().__init__()
         self.cell = cell
-        self.rnn = CELLS[cell](inputs, hidden)
-        self.head = nn.Linear(hidden, 1)
-        if forget_bias and cell == "lstm":  # rows [H, 2H) of the stacked biases feed the f gate
-            bias = self.rnn.bias_hh_l0.data.copy()
-            bias[hidden : 2 * hidden] += forget_bias
-            self.rnn.bias_hh_l0.data = bias
+        self.rnn = recurrent_layer(cell, inputs, hidden, dtype, rng)
+        self.head = nn.Linear(hidden, outputs, dtype=dtype, rng=rng + 1)
 
-    def forward(self, x: mg.Tensor) -> mg.Tensor:
+    def forward(self, x: Any, every_step: bool = False) -> mg.Tensor:
         output, _ = self.rnn(x)
-        return self.head(output[-1])
+        return self.head(output if every_step else output[-1])
 
 
-def train_adding(
-    model: Regressor,
-    length: int,
+# --- Training with a test curve and an early stop -----------------------------------------------
+
+
+def make_optimizer(name: str, parameters: Any, lr: float | None) -> optim.Optimizer:
+    """Adam (default lr 1e-2) or RMSprop (default lr 1e-3, as Arjovsky et al. trained)."""
+    if name == "adam":
+        return optim.Adam(parameters, lr=1e-2 if lr is None else lr)
+    if name == "rmsprop":
+        return optim.RMSprop(parameters, lr=1e-3 if lr is None else lr)
+    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
+
+
+@dataclass
+class Curve:
+    """One training run: the test error every `every` steps, and how the run ended."""
+
+    steps: list[int] = field(default_factory=list)
+    errors: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def first_below(self, threshold: float) -> int | None:
+        """The first evaluated step whose test error is below `threshold` (None: never)."""
+        return next((s for s, e in zip(self.steps, self.errors) if e < threshold), None)
+
+
+def train(
+    model: nn.Module,
+    loss_of: Callable[[np.random.Generator], mg.Tensor],
+    test_error: Callable[[], float],
+    *,
     steps: int,
-    batch: int,
-    lr: float,
+    optimizer: str = "adam",
+    lr: float | None = None,
+    clip: float = 1.0,
+    every: int = 25,
+    solved: float = 0.0,
+    patience: int = 4,
     rng: np.random.Generator,
     progress: Progress | None = None,
-) -> list[float]:
-    """Train on fresh adding-problem batches with Adam and gradient clipping; the losses."""
-    optimizer = optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        x, y = adding_batch(rng, length, batch)
-        loss = F.mse_loss(model(mg.Tensor(x)), y)
-        optimizer.zero_grad()
+) -> Curve:
+    """Train on fresh batches (`loss_of(rng)`), measuring `test_error()` at step 0 and every
+    `every` steps; stop early once it has stayed below `solved` for `patience` measurements."""
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    curve, started, streak = Curve(), time.perf_counter(), 0
+    for step in range(steps + 1):
+        if step % every == 0 or step == steps:
+            error = test_error()
+            curve.steps.append(step)
+            curve.errors.append(error)
+            streak = streak + 1 if error < solved else 0
+            if streak >= patience or step == steps:
+                break
+        loss = loss_of(rng)
+        opt.zero_grad()
         loss.backward()
-        nn.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
+        if clip:
+            nn.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
         if progress is not None:
-            progress.update(mse=float(np.mean(losses[-20:])))
-    return losses
+            progress.update(loss=loss.item())
+    curve.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress.skip(steps - curve.steps[-1])
+    return curve
 
 
-def evaluate_adding(
-    model: Regressor, length: int, rng: np.random.Generator, count: int = 512
-) -> tuple[float, float]:
-    """Mean squared error and accuracy (|error| < 0.04, the usual criterion) on fresh sequences."""
-    x, y = adding_batch(rng, length, count)
-    with mg.no_grad():
-        prediction = model(mg.Tensor(x)).data
-    error = prediction - y
-    return float(np.mean(error**2)), float(np.mean(np.abs(error) < 0.04))
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A right-aligned markdown table, columns padded so it reads as text too."""
+    cells = [header, *rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def study_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser described by the first line of a study's docstring, showing every default."""
+    return argparse.ArgumentParser(
+        description=doc.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, steps: int = 3000) -> None:
+    """The budget every cell of a study shares, and how its test error is followed."""
+    parser.add_argument("--steps", type=int, default=steps, help="training budget per run")
+    parser.add_argument("--hidden", type=int, default=32, help="hidden size")
+    parser.add_argument("--batch", type=int, default=32, help="sequences per step")
+    parser.add_argument("--optimizer", choices=["adam", "rmsprop"], default="adam")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate (None: 1e-2 Adam, 1e-3 RMSprop)"
+    )
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: none)")
+    parser.add_argument("--every", type=int, default=25, help="steps between test measurements")
+    parser.add_argument("--patience", type=int, default=4, help="measurements below 0.01 to stop")
+    parser.add_argument("--test", type=int, default=512, help="test sequences per task")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+
+
+def publish(out: Path, name: str, title: str, text: str) -> Path:
+    """Print a study's table under its title and write it beside the plot as `name`.md."""
+    path = out / f"{name}.md"
+    path.write_text(text + "\n")
+    print(title)
+    print(text)
+    return path
+
+
+def save_figure(plt: Any, fig: Any, path: Path) -> None:
+    """Lay out, write and close a figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def preset_parser(parser: argparse.ArgumentParser, presets: dict[str, dict], argv: Any) -> Any:
+    """Parse argv, with a preset's values (--quick, --smoke) as the defaults flags can override."""
+    for name in presets:
+        parser.add_argument(
+            f"--{name}", action="store_true", help=f"the {name} preset: {presets[name]}"
+        )
+    args = parser.parse_args(argv)
+    for name, values in presets.items():
+        if getattr(args, name):
+            parser.set_defaults(**values)
+    return parser.parse_args(argv)
 
 
 def need_matplotlib() -> Any:

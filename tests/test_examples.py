@@ -223,78 +223,232 @@ def test_char_lstm_save_that_fails_part_way_keeps_the_previous_checkpoint(
     assert load(path)["config/cell"].item() == "gru"
 
 
-# --- gradient_flow and long_range ------------------------------------------------------------
+# --- the studies: adding_problem, gradient_flow -------------------------------------------------
 
 
-def test_gradient_flow_smoke_writes_plot_and_table(tmp_path: Path) -> None:
-    result = run_example("gradient_flow.py", "--smoke", "--out", str(tmp_path))
-    assert (tmp_path / "gradient_flow.png").read_bytes()[:8] == PNG_MAGIC
-    table = (tmp_path / "gradient_flow.md").read_text()
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of a markdown table, header first, the |---:| line left out."""
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()]
+    return [rows[0]] + rows[2:]
+
+
+# The columns docs/lstm_gru.md quotes from each command's table.
+ADDING_COLUMNS = ["cell", "T", "seed", "test MSE", "within 0.04", "first step < 0.1"]
+ADDING_COLUMNS += ["first step < 0.01", "steps run", "seconds"]
+STATE_COLUMNS = ["cell", "decay per step (init)", "decay per step (trained)"]
+STATE_COLUMNS += ["ratio 29 steps back (init)", "ratio 29 back (trained)", "test MSE at T=6"]
+
+
+def test_adding_problem_smoke_writes_plot_and_table(tmp_path: Path) -> None:
+    result = run_example("adding_problem.py", "--smoke", "--out", str(tmp_path))
+    assert (tmp_path / "adding_problem.png").read_bytes()[:8] == PNG_MAGIC
+    table = (tmp_path / "adding_problem.md").read_text()
     assert table in result.stdout
-    rows = [line.split("|")[1:-1] for line in table.splitlines()]
-    assert [c.strip() for c in rows[0]][1:5] == [
-        "rnn (init)",
-        "gru (init)",
-        "lstm (init)",
-        "lstm-fb1 (init)",
+    header, *rows = table_rows(table)
+    assert header == ADDING_COLUMNS
+    assert [(r[0], r[1]) for r in rows] == [
+        (cell, T) for T in ("6", "12") for cell in ("rnn", "lstm", "lstm-fb1", "gru")
     ]
-    distance_zero = [float(c) for c in rows[2][1:]]
-    assert distance_zero == [1.0] * 8  # each profile is relative to the last step
-    ratios = np.array([[float(c) for c in row[1:]] for row in rows[2:-1]])
-    assert np.all(np.isfinite(ratios)) and np.all(ratios > 0)
-
-
-def test_long_range_smoke_writes_plot_and_table(tmp_path: Path) -> None:
-    result = run_example("long_range.py", "--smoke", "--out", str(tmp_path))
-    assert (tmp_path / "long_range.png").read_bytes()[:8] == PNG_MAGIC
-    table = (tmp_path / "long_range.md").read_text()
-    assert table in result.stdout
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()]
-    assert rows[0] == ["T", "rnn MSE", "gru MSE", "lstm MSE", "rnn acc", "gru acc", "lstm acc"]
-    assert [row[0] for row in rows[2:]] == ["4", "8"]
-    errors = np.array([[float(c) for c in row[1:4]] for row in rows[2:]])
+    errors = np.array([float(r[3]) for r in rows])
     assert np.all(np.isfinite(errors)) and np.all(errors < 1.0)
+    assert all(r[7] == "20" for r in rows)  # the smoke budget, no early stop in 20 steps
+
+
+def test_adding_problem_takes_any_cell_by_name_and_stops_early(tmp_path: Path) -> None:
+    args = ["--smoke", "--cells", "GRUCell", "LSTM(forget_bias=2.0)", "--lengths", "4"]
+    args += ["--steps", "400", "--every", "10", "--patience", "1", "--hidden", "12"]
+    args += ["--variant", "hochreiter", "--batch", "16", "--out", str(tmp_path)]
+    result = run_example("adding_problem.py", *args)
+    header, *rows = table_rows((tmp_path / "adding_problem.md").read_text())
+    assert "baseline MSE 0.042" in result.stdout
+    assert header[5:7] == ["first step < 0.025", "first step < 0.0025"]  # 60% and 6% of 1/24
+    assert [r[0] for r in rows] == ["GRUCell", "LSTM(forget_bias=2.0)"]
+    for row in rows:  # T=4 is easy: stopped at the first measurement below 0.0025
+        solved, ran = int(row[6]), int(row[7])
+        assert ran == solved < 400 and float(row[3]) <= 0.0025
+
+
+@pytest.mark.parametrize(
+    ("script", "shown"),
+    [
+        ("adding_problem.py", "(default: 3000)"),
+        ("gradient_flow.py", "(default: 1000)"),
+        ("lstm_variants.py", "(default: 100)"),
+    ],
+)
+def test_help_shows_the_defaults(script: str, shown: str) -> None:
+    assert shown in run_example(script, "--help").stdout
+
+
+VARIANT_COLUMNS = ["variant", "cell", "adding T=6 error", "solved", "step solved"]
+VARIANT_COLUMNS += ["copy delay 3 error", "solved", "step solved", "seconds"]
+
+
+def test_lstm_variants_smoke_writes_the_table(tmp_path: Path) -> None:
+    result = run_example("lstm_variants.py", "--smoke", "--out", str(tmp_path))
+    table = (tmp_path / "lstm_variants.md").read_text()
+    assert table in result.stdout
+    header, *rows = table_rows(table)
+    assert header == VARIANT_COLUMNS
+    assert [r[:2] for r in rows] == [["lstm", "lstm"], ["gru", "gru"]]
+    for row in rows:
+        assert 0 < float(row[2]) < 1.0 and 0 <= float(row[5]) <= 1.0
+        assert row[3] == row[6] == "0/1" and row[4] == row[7] == "-"  # 10 steps solve nothing
+
+
+def test_copy_batch_repeats_the_symbols_after_the_delimiter() -> None:
+    import lstm_variants as lv
+
+    x, y = lv.copy_batch(np.random.default_rng(0), 7, 64)
+    assert x.shape == (7 + 2 * lv.SYMBOLS, 64, lv.ALPHABET + 2) and x.dtype == np.float32
+    ids = x.argmax(axis=-1)
+    assert np.all(x.sum(axis=-1) == 1)  # one-hot
+    assert np.all((ids[: lv.SYMBOLS] >= 1) & (ids[: lv.SYMBOLS] <= lv.ALPHABET))
+    assert np.all(ids[lv.SYMBOLS + 6] == lv.ALPHABET + 1)  # the delimiter, after 6 blanks
+    assert np.all(np.delete(ids, list(range(lv.SYMBOLS)) + [lv.SYMBOLS + 6], axis=0) == 0)
+    np.testing.assert_array_equal(y[-lv.SYMBOLS :], ids[: lv.SYMBOLS])
+    assert np.all(y[: -lv.SYMBOLS] == 0)
+
+
+def test_cell_names_are_refused_before_training() -> None:
+    for cell, message in [
+        ("Transformer", "minigrad.nn has no module class 'Transformer'"),
+        ("LSTM(", "cell 'LSTM(': expected a class name"),
+        ("LSTM(forget_bias=x)", "expected a class name, optionally with keywords"),
+    ]:
+        bad = run_example("adding_problem.py", "--smoke", "--cells", cell, check=False)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_gradient_flow_smoke_writes_plots_and_tables(tmp_path: Path) -> None:
+    result = run_example("gradient_flow.py", "--smoke", "--out", str(tmp_path))
+    for name in ("gradient_flow", "state_gradients"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+        assert (tmp_path / f"{name}.md").read_text() in result.stdout
+    rows = table_rows((tmp_path / "gradient_flow.md").read_text())
+    assert rows[0][1:5] == ["rnn (init)", "gru (init)", "lstm (init)", "lstm-fb1 (init)"]
+    distance_zero = [float(c) for c in rows[1][1:]]
+    assert distance_zero == [1.0] * 8  # each profile is relative to the last step
+    ratios = np.array([[float(c) for c in row[1:]] for row in rows[1:-1]])
+    assert np.all(np.isfinite(ratios)) and np.all(ratios > 0)
+    header, *states = table_rows((tmp_path / "state_gradients.md").read_text())
+    assert header == STATE_COLUMNS
+    assert [r[0] for r in states] == ["rnn", "gru", "lstm", "lstm-fb1"]
+    decays = np.array([[float(c) for c in r[1:3]] for r in states])
+    assert np.all((decays > 0) & (decays < 1.5))
 
 
 def test_gradient_profile_matches_finite_differences() -> None:
     import gradient_flow
 
-    nn.init.manual_seed(3)
-    model = common.Regressor("lstm", 3)
+    model = common.SequenceModel("lstm", 3, dtype=np.float64, rng=3)
     rng = np.random.default_rng(0)
-    x, y = common.adding_batch(rng, 5, 2)
+    x, y = common.adding_batch(rng, 5, 2, dtype=np.float64)
     profile = gradient_flow.gradient_profile(model, x, y)
-
-    def loss(values: np.ndarray) -> float:
-        with mg.no_grad():
-            return nn.functional.mse_loss(model(mg.Tensor(values)), y).item()
-
-    numeric = np.zeros_like(x)
-    eps = 1e-6
-    for index in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[index] += eps
-        down[index] -= eps
-        numeric[index] = (loss(up) - loss(down)) / (2 * eps)
+    numeric = numeric_gradient(lambda values: loss_of(model, values, y), x)
     norms = np.sqrt((numeric**2).sum(axis=(1, 2)))[::-1]
     np.testing.assert_allclose(profile, norms / norms[0], rtol=1e-5)
 
 
+def loss_of(model: common.SequenceModel, x: np.ndarray, y: np.ndarray) -> float:
+    with mg.no_grad():
+        return nn.functional.mse_loss(model(x), y).item()
+
+
+def numeric_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of f at x, one entry at a time."""
+    numeric = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += eps
+        down[index] -= eps
+        numeric[index] = (f(up) - f(down)) / (2 * eps)
+    return numeric
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm-fb1", "gru"])
+def test_state_gradient_norms_match_finite_differences(cell: str) -> None:
+    """||dL/dh_t||, read by the hooks, against perturbing h_t itself mid-sequence."""
+    import gradient_flow
+
+    model = common.SequenceModel(gradient_flow.CELLS[cell], 3, dtype=np.float64, rng=5)
+    x, y = common.adding_batch(np.random.default_rng(2), 4, 2, dtype=np.float64)
+    norms = gradient_flow.state_gradient_norms(model, x, y)
+    assert all(p.grad is not None for p in model.parameters())  # one real backward ran
+    recurrent = model.rnn.cell
+    for t in range(4):
+        with mg.no_grad():
+            state = None
+            for s in range(t + 1):
+                state = recurrent(x[s], state)
+
+        def finish(h: np.ndarray, t=t, state=state) -> float:
+            with mg.no_grad():
+                current = (mg.Tensor(h), state[1]) if isinstance(state, tuple) else mg.Tensor(h)
+                for s in range(t + 1, 4):
+                    current = recurrent(x[s], current)
+                last = current[0] if isinstance(current, tuple) else current
+                return nn.functional.mse_loss(model.head(last), y).item()
+
+        h_t = (state[0] if isinstance(state, tuple) else state).data
+        numeric = numeric_gradient(finish, h_t)
+        np.testing.assert_allclose(norms[t], np.linalg.norm(numeric), rtol=1e-5)
+
+
+def test_norm_does_not_underflow_where_the_entries_are_representable() -> None:
+    import gradient_flow
+
+    tiny = np.array([3e-200, 4e-200])
+    assert np.linalg.norm(tiny) == 0.0  # the squares underflow
+    assert gradient_flow.norm(tiny) == pytest.approx(5e-200)
+    assert gradient_flow.norm(np.zeros(3)) == 0.0
+
+
+def test_decay_per_step_recovers_a_geometric_rate() -> None:
+    import gradient_flow
+
+    norms = 3.0 * 0.8 ** np.arange(50)[::-1]  # ||dL/dh_t|| = 3 * 0.8^(T - t)
+    assert gradient_flow.decay_per_step(norms) == pytest.approx(0.8)
+    norms[:10] = 0.0  # underflowed steps are left out of the fit
+    assert gradient_flow.decay_per_step(norms) == pytest.approx(0.8)
+
+
 def test_adding_batch_marks_two_steps_and_sums_them() -> None:
     x, y = common.adding_batch(np.random.default_rng(1), 9, 50)
-    assert x.shape == (9, 50, 2) and y.shape == (50, 1)
+    assert x.shape == (9, 50, 2) and y.shape == (50, 1) and x.dtype == y.dtype == np.float32
     markers = x[:, :, 1]
     assert np.all(markers.sum(axis=0) == 2)
     assert np.all(markers[:4].sum(axis=0) == 1)  # one mark in each half
+    assert 0 <= x[..., 0].min() and x[..., 0].max() < 1
     expected = [x[markers[:, b] == 1, b, 0].sum() for b in range(50)]
+    np.testing.assert_allclose(y[:, 0], expected, rtol=1e-6)
+
+
+def test_adding_batch_hochreiter_variant() -> None:
+    x, y = common.adding_batch(np.random.default_rng(4), 40, 400, "hochreiter", np.float64)
+    markers = x[:, :, 1]
+    assert np.all(markers.sum(axis=0) == 2) and np.all(markers[20:].sum(axis=0) == 0)
+    assert np.all(markers[:10].sum(axis=0) >= 1)  # the first mark within the first ten steps
+    assert x[..., 0].min() < -0.9 and x[..., 0].max() > 0.9
+    expected = [0.5 + x[markers[:, b] == 1, b, 0].sum() / 4 for b in range(400)]
     np.testing.assert_allclose(y[:, 0], expected)
+    assert abs(np.mean((y - 0.5) ** 2) - common.BASELINES["hochreiter"]) < 0.006
 
 
-def test_adding_training_lowers_the_loss() -> None:
-    nn.init.manual_seed(0)
-    model = common.Regressor("gru", 8)
-    losses = common.train_adding(model, 4, 60, 16, 1e-2, np.random.default_rng(0))
-    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:5])
+def test_adding_training_lowers_the_test_error() -> None:
+    model = common.SequenceModel("gru", 8, rng=0)
+    test_x, test_y = common.adding_batch(np.random.default_rng(9), 4, 256)
+
+    def loss_of_batch(rng: np.random.Generator) -> mg.Tensor:
+        x, y = common.adding_batch(rng, 4, 16)
+        return nn.functional.mse_loss(model(x), y)
+
+    error = lambda: common.adding_scores(model, test_x, test_y)[0]  # noqa: E731
+    curve = common.train(
+        model, loss_of_batch, error, steps=60, every=20, rng=np.random.default_rng(0)
+    )
+    assert curve.steps == [0, 20, 40, 60]
+    assert curve.errors[-1] < 0.7 * curve.errors[0]
 
 
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
