@@ -162,6 +162,52 @@ def minigrad_layer(problem: Problem) -> Impl:
     return Impl(name, step, lambda: _minigrad_grads(layer, "_l0", x))
 
 
+def minigrad_compiled(problem: Problem, layer: bool) -> Impl:
+    """The cell loop (or the nn.LSTM / nn.GRU layer) and loss under `mg.compile`: traced once
+    (here, at setup), replayed as generated numpy code on every step."""
+    size = _size_of(problem)
+    if layer:
+        module: nn.Module = (nn.LSTM if problem.kind == "lstm" else nn.GRU)(
+            size.inputs, size.hidden, dtype=problem.dtype
+        )
+        suffix, what = "_l0", f"nn.{type(module).__name__}"
+    else:
+        module = (nn.LSTMCell if problem.kind == "lstm" else nn.GRUCell)(
+            size.inputs, size.hidden, dtype=problem.dtype
+        )
+        suffix, what = "", f"{type(module).__name__} loop"
+    _load(module, problem, suffix)
+    x, r = mg.Tensor(problem.x, requires_grad=True), mg.Tensor(problem.r)
+    zeros = mg.Tensor(np.zeros((size.batch, size.hidden), problem.dtype))
+
+    def loss(x: mg.Tensor) -> mg.Tensor:
+        if layer:
+            _, state = module(x)
+            h_n = (state[0] if problem.kind == "lstm" else state)[0]
+        else:
+            h_n = _unroll(problem.kind, module, mg.unstack(x), zeros)
+        return (h_n * r).sum()
+
+    compiled = mg.compile(loss)
+
+    def step() -> None:
+        module.zero_grad()
+        x.grad = None
+        compiled(x).backward()
+
+    step()  # traced here, not in the timed rounds
+    return Impl(f"minigrad compiled {what}", step, lambda: _minigrad_grads(module, suffix, x))
+
+
+def trace_seconds(problem: Problem, layer: bool) -> float:
+    """Seconds to trace and compile the training step (the first call of a compiled step)."""
+    import time
+
+    start = time.perf_counter()
+    minigrad_compiled(problem, layer)
+    return time.perf_counter() - start
+
+
 def _torch_setup(torch: Any, module: Any, problem: Problem, suffix: str) -> tuple[Any, Any]:
     """Load the parameters into a torch module; return x (requiring grad) and r as tensors."""
     with torch.no_grad():
@@ -345,6 +391,7 @@ def implementations(
     """Every implementation for this problem, the reference first; torch and the other
     autograd libraries (`harness.load_peers()`) where given."""
     impls = [numpy_reference(problem), minigrad_cells(problem), minigrad_layer(problem)]
+    impls += [minigrad_compiled(problem, layer=False), minigrad_compiled(problem, layer=True)]
     if torch is not None:
         impls += [make(torch, problem) for make in (torch_fused, torch_cells, torch_primitives)]
     for name, module in (peers or {}).items():

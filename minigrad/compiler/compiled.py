@@ -51,13 +51,13 @@ class CompiledCall(Function):
 
 
 class SavedValues(np.ndarray):
-    """An empty array carrying a call's saved values: saved with the node, they are freed when
-    the engine releases it after backward, as eager's saved arrays are."""
+    """An empty array carrying a call's saved values (the lease on its buffers): saved with the
+    node, they are released when the engine releases it after backward, as eager's are."""
 
-    values: list
+    values: Any
 
 
-def carrier(values: list) -> Tensor:
+def carrier(values: Any) -> Tensor:
     array = np.empty(0).view(SavedValues)
     array.values = values
     tensor = from_numpy(np.empty(0))

@@ -35,6 +35,10 @@ class Sum(Function):
     def backward(ctx, g):
         return _expand_reduced(g, ctx), None, None  # every summed term gets g
 
+    @staticmethod
+    def lower(out, a, axis=None, keepdims=False):
+        return f"np.sum({a}, axis={axis}, keepdims={keepdims}, out={out})"
+
 
 class Max(Function):
     """Max over axes; ties share the gradient equally (so the result is a true subgradient)."""
@@ -53,6 +57,10 @@ class Max(Function):
         share = constant(is_max / is_max.sum(axis=ctx.axis, keepdims=True), g.dtype)
         return _expand_reduced(g, ctx) * share, None, None
 
+    @staticmethod
+    def lower(out, a, axis=None, keepdims=False):
+        return f"np.max({a}, axis={axis}, keepdims={keepdims}, out={out})"
+
 
 class SumTo(Function):
     """Sum a broadcast array down to `shape` (the adjoint of broadcast_to)."""
@@ -70,6 +78,17 @@ class SumTo(Function):
     def backward(ctx, g):
         return g.broadcast_to(ctx.shape), None
 
+    @staticmethod
+    def lower(out, a, shape):
+        lead = a.ndim - len(out.shape)
+        kept = tuple(i + lead for i, n in enumerate(out.shape) if n == 1 and a.shape[i + lead] != 1)
+        if not kept:  # only leading axes summed away: out has the plain sum's shape
+            return f"np.sum({a}, axis={tuple(range(lead))}, out={out})"
+        axes = tuple(range(lead)) + kept
+        return (
+            f"np.sum({a}, axis={axes}, keepdims=True, out={out}.reshape({(1,) * lead + out.shape}))"
+        )
+
 
 class BroadcastTo(Function):
     @staticmethod
@@ -83,6 +102,10 @@ class BroadcastTo(Function):
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.shape), None
+
+    @staticmethod
+    def lower_view(out, a, shape):
+        return f"np.broadcast_to({a}, {shape})"
 
 
 def sum_to(grad: Tensor, shape: tuple) -> Tensor:
