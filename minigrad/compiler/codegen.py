@@ -114,8 +114,11 @@ class Generated:
             "as_array": as_array,
         }
         self.pool: list[Arena] = []
+        self.probe: dict[str, Any] = {}  # stand-in buffers, to tell views from copies
+        self.probe_buffers: list[np.ndarray] = []
         self.plan()
         self.source = self.generate()
+        self.probe, self.probe_buffers = {}, []  # the layout is known: free the probes
         exec(compile(self.source, f"<compiled {id(program):x}>", "exec"), self.namespace)
         self.make = self.namespace["make"]
         self.pool.append(self.new_arena())
@@ -319,7 +322,7 @@ class Generated:
 
     def is_true_view(self, value: int, expr: str) -> bool:
         """Does `expr`, evaluated on probe buffers, view its base (reshape may copy)?"""
-        if not hasattr(self, "probe"):
+        if not self.probe_buffers:
             self.probe = {f"v{v}": np.empty(*self.program.meta[v]) for v in self.program.inputs}
             self.probe_buffers = [np.empty(shape, dtype) for shape, dtype in self.buffers]
             for v, b in self.buffer_of.items():
