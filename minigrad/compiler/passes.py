@@ -1,15 +1,160 @@
 """Rewrites of a traced program, each a function `Program -> None` that changes it in place.
 
 `PASSES` lists the ones `compile` runs, in order, after tracing and before the program is
-finished (its saved values and frees worked out). Each must leave the program's results
-unchanged; `compile(fn, check=True)` compares against eager after all of them have run.
+finished (its code generated). Each must leave the program's results unchanged (up to float
+rounding); `compile(fn, check=True)` compares against eager after all of them have run, and
+each is tested alone on random inputs. The fused ops a pass introduces are Functions here, with
+a forward (the reference meaning) and a lowering; their backward is never needed, since a
+differentiable replay (`create_graph=True`) replays the program as traced.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 
-from .program import Program, Statement
+import numpy as np
+
+from ..engine import Function
+from ..ops import Concatenate, Sigmoid, SigmoidGrad, Split, Tanh, TanhGrad
+from .program import VALUE, Program, Statement
+
+
+class GateActivations(Function):
+    """sigmoid or tanh on each block of `a` along `axis`, in one pass over all the blocks:
+    y = scale * tanh(scale * a) + shift, with (scale, shift) = (1/2, 1/2) for a sigmoid
+    (sigmoid(a) = tanh(a/2)/2 + 1/2) and (1, 0) for a tanh, per column."""
+
+    @staticmethod
+    def forward(ctx, a, scale, shift):
+        return scale * np.tanh(scale * a.data) + shift
+
+    @staticmethod
+    def lower(out, a, scale, shift):
+        return f"np.multiply({a}, {scale}, out={out})\nnp.tanh({out}, out={out})\n" + (
+            f"np.multiply({out}, {scale}, out={out})\nnp.add({out}, {shift}, out={out})"
+        )
+
+
+class GateActivationsGrad(Function):
+    """The gradient through `GateActivations` from its output y, in one pass: g (y (a1 - y) + a0)
+    with (a1, a0) = (1, 0) for a sigmoid (s (1 - s)) and (0, 1) for a tanh (1 - t^2)."""
+
+    @staticmethod
+    def forward(ctx, g, y, a1, a0):
+        return g.data * (y.data * (a1 - y.data) + a0)
+
+    @staticmethod
+    def lower(out, g, y, a1, a0):
+        return f"np.subtract({a1}, {y}, out={out})\nnp.multiply({out}, {y}, out={out})\n" + (
+            f"np.add({out}, {a0}, out={out})\nnp.multiply({out}, {g}, out={out})"
+        )
+
+
+def readers(program: Program) -> dict[int, list[Statement]]:
+    """Value -> the statements (forward and backward) that read it."""
+    found: dict[int, list[Statement]] = defaultdict(list)
+    for st in program.forward + program.backward:
+        for is_value, x in st.args:
+            if is_value:
+                found[x].append(st)
+    return found
+
+
+def fuse_gate_activations(program: Program) -> None:
+    """One call for all the sigmoid/tanh gate blocks cut from one pre-activation by `Split`
+    (an LSTM's i, f, g, o), forward and backward.
+
+    Forward: `Split` + one `Sigmoid`/`Tanh` per piece becomes `GateActivations` on the whole
+    pre-activation, then a `Split` of its result (the gates are views). Backward: the pieces'
+    `SigmoidGrad`/`TanhGrad` joined by one `Concatenate` become a `Concatenate` of the incoming
+    gradients and one `GateActivationsGrad`. 13 numpy calls become 4 each way for an LSTM.
+    """
+    read = readers(program)
+    forward = program.forward
+    for st in list(forward):
+        if st.fn is not Split or st not in forward:
+            continue
+        (_, a), (_, bounds), (_, axis) = st.args[:3]
+        users = [read.get(p, []) for p in st.outputs]
+        if not all(len(u) == 1 and u[0].fn in (Sigmoid, Tanh) for u in users):
+            continue
+        acts = [u[0] for u in users]
+        shape, dtype = program.meta[a]
+        scale, shift, a1, a0 = (np.ones(_coefficient_shape(shape, axis), dtype) for _ in "1234")
+        for act, start, stop in zip(acts, bounds, bounds[1:]):
+            block = slice(start, stop)  # the coefficients' first axis is the split axis
+            sigmoid = act.fn is Sigmoid
+            scale[block], shift[block] = (0.5, 0.5) if sigmoid else (1.0, 0.0)
+            a1[block], a0[block] = (1.0, 0.0) if sigmoid else (0.0, 1.0)
+        y = st.outputs[0]  # the first piece's number, now the whole block's
+        program.meta[y] = (shape, dtype)
+        gates = tuple(act.outputs[0] for act in acts)
+        position = forward.index(st)
+        no_grad = (False,) * 3
+        forward[position : position + 1] = [
+            Statement(
+                GateActivations, ((True, a), (False, scale), (False, shift)), (y,), no_grad, False
+            ),
+            Statement(Split, ((True, y), *st.args[1:]), gates, (False,) * 4, True),
+        ]
+        for act in acts:
+            forward.remove(act)
+        derivatives = tuple(SigmoidGrad if act.fn is Sigmoid else TanhGrad for act in acts)
+        _fuse_gate_gradients(program, read, gates, derivatives, y, axis, a1, a0)
+
+
+def _fuse_gate_gradients(
+    program: Program,
+    read: dict,
+    gates: tuple,
+    derivatives: tuple,
+    y: int,
+    axis: int,
+    a1: np.ndarray,
+    a0: np.ndarray,
+) -> None:
+    """The backward half of `fuse_gate_activations`, where the pattern is there."""
+    backward = program.backward
+    grads_of = {}
+    for gate, fn in zip(gates, derivatives):
+        derivative = [u for u in read.get(gate, []) if u.fn is fn and u.args[1] == (True, gate)]
+        if len(derivative) != 1 or derivative[0] not in backward:
+            return
+        grads_of[gate] = derivative[0]
+    joins = [read.get(grads_of[g].outputs[0], []) for g in gates]
+    if not all(len(j) == 1 and j[0] is joins[0][0] for j in joins):
+        return
+    join = joins[0][0]
+    wanted = tuple((True, grads_of[g].outputs[0]) for g in gates)
+    if join.fn is not Concatenate or join.args != ((False, axis), *wanted):
+        return
+    incoming = grads_of[gates[0]].outputs[0]  # its number, now the joined incoming gradients
+    program.meta[incoming] = program.meta[join.outputs[0]]
+    program.kinds[incoming] = VALUE
+    joined = Statement(
+        Concatenate,
+        ((False, axis), *(grads_of[g].args[0] for g in gates)),
+        (incoming,),
+        (False,) * (len(gates) + 1),
+        False,
+    )
+    fused = Statement(
+        GateActivationsGrad,
+        ((True, incoming), (True, y), (False, a1), (False, a0)),
+        join.outputs,
+        (False,) * 4,
+        False,
+    )
+    position = backward.index(join)
+    backward[position : position + 1] = [joined, fused]
+    for gate in gates:
+        backward.remove(grads_of[gate])
+
+
+def _coefficient_shape(shape: tuple, axis: int) -> tuple:
+    """A per-column coefficient's shape: the axis's length, broadcasting over what follows."""
+    return (shape[axis],) + (1,) * (len(shape) - axis - 1)
 
 
 def eliminate_dead_code(program: Program) -> None:
@@ -32,4 +177,4 @@ def _live_statements(statements: list[Statement], live: set[int]) -> list[Statem
     return kept
 
 
-PASSES: list[Callable[[Program], None]] = [eliminate_dead_code]
+PASSES: list[Callable[[Program], None]] = [fuse_gate_activations, eliminate_dead_code]
