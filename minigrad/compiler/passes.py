@@ -157,6 +157,47 @@ def _coefficient_shape(shape: tuple, axis: int) -> tuple:
     return (shape[axis],) + (1,) * (len(shape) - axis - 1)
 
 
+def eliminate_common_subexpressions(program: Program) -> None:
+    """Compute a statement once when another one before it is the same call on the same values
+    (the two bias gradients of a cell, which are the same sum; a transpose made twice).
+
+    Only ops with a lowering or a view are merged (a user's Function may have side effects);
+    later readers, outputs and gradients are renamed to the first result.
+    """
+    rename: dict[int, int] = {}
+    for half in ("forward", "backward"):
+        seen: dict[tuple, tuple] = {}
+        kept = []
+        for st in getattr(program, half):
+            args = tuple((is_value, rename.get(x, x) if is_value else x) for is_value, x in st.args)
+            if any(a[1] is not b[1] for a, b in zip(args, st.args)):  # a new statement: the
+                st = Statement(st.fn, args, st.outputs, st.needs_input_grad, st.multi)  # stages
+            key = _key(st)
+            first = seen.get(key) if key is not None else None
+            if first is None:
+                if key is not None:
+                    seen[key] = st.outputs
+                kept.append(st)
+                continue
+            for v, w in zip(st.outputs, first):
+                rename[v] = w
+        setattr(program, half, kept)
+    program.outputs = [rename.get(v, v) for v in program.outputs]
+    program.grads = [None if g is None else rename.get(g, g) for g in program.grads]
+
+
+def _key(st: Statement) -> tuple | None:
+    """What makes two statements the same computation, or None if they must not be merged."""
+    if not (hasattr(st.fn, "lower") or hasattr(st.fn, "lower_view")):
+        return None
+    key = (st.fn, st.args)
+    try:
+        hash(key)
+    except TypeError:  # an array argument (a mask, an index)
+        return None
+    return key
+
+
 def eliminate_dead_code(program: Program) -> None:
     """Drop the statements whose results nothing reads: not the outputs, not the gradients
     returned, not a later statement (gradients for inputs that need none, unused values)."""
@@ -177,4 +218,8 @@ def _live_statements(statements: list[Statement], live: set[int]) -> list[Statem
     return kept
 
 
-PASSES: list[Callable[[Program], None]] = [fuse_gate_activations, eliminate_dead_code]
+PASSES: list[Callable[[Program], None]] = [
+    fuse_gate_activations,
+    eliminate_common_subexpressions,
+    eliminate_dead_code,
+]

@@ -37,7 +37,7 @@ class Sum(Function):
 
     @staticmethod
     def lower(out, a, axis=None, keepdims=False):
-        return f"np.sum({a}, axis={axis}, keepdims={keepdims}, out={out})"
+        return f"np.add.reduce({a}, axis={axis}, keepdims={keepdims}, out={out})"
 
 
 class Max(Function):
@@ -59,7 +59,7 @@ class Max(Function):
 
     @staticmethod
     def lower(out, a, axis=None, keepdims=False):
-        return f"np.max({a}, axis={axis}, keepdims={keepdims}, out={out})"
+        return f"np.maximum.reduce({a}, axis={axis}, keepdims={keepdims}, out={out})"
 
 
 class SumTo(Function):
@@ -83,11 +83,10 @@ class SumTo(Function):
         lead = a.ndim - len(out.shape)
         kept = tuple(i + lead for i, n in enumerate(out.shape) if n == 1 and a.shape[i + lead] != 1)
         if not kept:  # only leading axes summed away: out has the plain sum's shape
-            return f"np.sum({a}, axis={tuple(range(lead))}, out={out})"
+            return f"np.add.reduce({a}, axis={tuple(range(lead))}, out={out})"
         axes = tuple(range(lead)) + kept
-        return (
-            f"np.sum({a}, axis={axes}, keepdims=True, out={out}.reshape({(1,) * lead + out.shape}))"
-        )
+        into = f"{out}.reshape({(1,) * lead + out.shape})"
+        return f"np.add.reduce({a}, axis={axes}, keepdims=True, out={into})"
 
 
 class BroadcastTo(Function):
