@@ -16,6 +16,7 @@ arenas of their own. Outputs and gradients are fresh arrays, never buffers.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -311,7 +312,7 @@ class Generated:
                     if v in self.fresh:
                         shape, dtype = p.meta[v]
                         lines.append(f"        v{v} = np.empty({shape!r}, np.{dtype.name})")
-                lines += [f"        {line}" for line in payload.splitlines()]
+                lines += [f"        {self.direct(line)}" for line in payload.splitlines()]
             else:
                 targets = ", ".join(f"v{v}" for v in st.outputs)
                 if st.multi:
@@ -319,6 +320,33 @@ class Generated:
                 else:
                     lines.append(f"        {targets} = as_array({payload})")
         return lines
+
+    def direct(self, line: str) -> str:
+        """A lowered line calling numpy without attribute lookups: `np.add(a, b, out=o)`
+        becomes `np_add(a, b, o)`, with `np_add` bound to `np.add` (out positional, which
+        ufuncs take; about a third less call overhead on small arrays)."""
+
+        def bind(match: re.Match) -> str:
+            path = match.group(1)
+            target: Any = np
+            for part in path.split("."):
+                target = getattr(target, part)
+            name = "np_" + path.replace(".", "_")
+            self.namespace[name] = target
+            return name + "("
+
+        call = re.match(r"np\.(\w+)\((.*), out=(v\d+)\)$", line)
+        if (
+            call
+            and isinstance(getattr(np, call.group(1)), np.ufunc)
+            and call.group(1)
+            not in (
+                "maximum",
+                "minimum",  # their third positional argument is deprecated
+            )
+        ):
+            line = f"np.{call.group(1)}({call.group(2)}, {call.group(3)})"
+        return re.sub(r"\bnp\.([\w.]+)\(", bind, line)
 
     def is_true_view(self, value: int, expr: str) -> bool:
         """Does `expr`, evaluated on probe buffers, view its base (reshape may copy)?"""
