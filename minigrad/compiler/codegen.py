@@ -213,10 +213,7 @@ class Generated:
         for v in p.grads:
             if v is not None:
                 use(v, end)
-        backward_reads = {
-            x for st in p.backward for is_value, x in st.args if is_value and x < p.n_forward
-        }
-        backward_reads.update(v for v in p.grads if v is not None and v < p.n_forward)
+        backward_reads = set(p.forward_reads(p.backward))
         for v in backward_reads:  # saved for backward: kept to the end (backward may rerun)
             use(v, end)
         self.backward_reads = backward_reads

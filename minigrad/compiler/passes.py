@@ -16,7 +16,22 @@ from collections.abc import Callable
 import numpy as np
 
 from ..engine import Function
-from ..ops import Concatenate, Sigmoid, SigmoidGrad, Split, Tanh, TanhGrad
+from ..ops import (
+    Add,
+    Concatenate,
+    Linear,
+    MatMul,
+    Reshape,
+    Sigmoid,
+    SigmoidGrad,
+    Split,
+    Stack,
+    Sum,
+    Tanh,
+    TanhGrad,
+    Transpose,
+    Unstack,
+)
 from .program import VALUE, Program, Statement
 
 
@@ -51,10 +66,10 @@ class GateActivationsGrad(Function):
         )
 
 
-def readers(program: Program) -> dict[int, list[Statement]]:
-    """Value -> the statements (forward and backward) that read it."""
+def readers(program: Program, statements: list | None = None) -> dict[int, list[Statement]]:
+    """Value -> the statements (forward and backward, or those given) that read it."""
     found: dict[int, list[Statement]] = defaultdict(list)
-    for st in program.forward + program.backward:
+    for st in program.forward + program.backward if statements is None else statements:
         for is_value, x in st.args:
             if is_value:
                 found[x].append(st)
@@ -157,6 +172,148 @@ def _coefficient_shape(shape: tuple, axis: int) -> tuple:
     return (shape[axis],) + (1,) * (len(shape) - axis - 1)
 
 
+def hoist_input_projections(program: Program) -> None:
+    """One matmul over all steps for the per-step input projections of a loop, and their
+    weight, bias and input gradients formed once from the stacked per-step gradients.
+
+    Forward: `x_0..x_T-1 = Unstack(X)` read by `Linear(x_t, W, b)` for every t (W, b inputs of
+    the program) becomes `Linear(X, W, b)` and an `Unstack` of the result. Backward: the T
+    products `G_t.T @ x_t`, `G_t @ W` and sums of `G_t` (each Linear's backward) and the `Add`s
+    accumulating them become one `Stack` of the G_t and one product (or sum) each.
+    """
+    forward_read = readers(program, program.forward)
+    read = readers(program)
+    producer = {v: st for st in program.forward + program.backward for v in st.outputs}
+    free = set(program.inputs)
+    for unstack in [st for st in program.forward if st.fn is Unstack]:
+        (_, x), (_, axis) = unstack.args
+        pieces = unstack.outputs
+        users = [forward_read.get(p, []) for p in pieces]
+        if axis != 0 or len(pieces) < 2:
+            continue
+        if not all(len(u) == 1 and u[0].fn is Linear for u in users):
+            continue
+        linears = [u[0] for u in users]
+        weight, bias = linears[0].args[1], linears[0].args[2]
+        if not weight[0] or weight[1] not in free or (bias[0] and bias[1] not in free):
+            continue
+        if any(lin.args != ((True, p), weight, bias) for lin, p in zip(linears, pieces)):
+            continue
+        if program.backward:
+            found = [_step_gradients(read, producer, p, weight[1]) for p in pieces]
+            if None in found or not _form_gradients_once(program, read, found, x, weight[1]):
+                continue
+        shape, dtype = program.meta[linears[0].outputs[0]]
+        projected = program.new_meta(((len(pieces), *shape), dtype))
+        position = program.forward.index(unstack) + 1
+        outputs = tuple(lin.outputs[0] for lin in linears)
+        program.forward[position:position] = [
+            Statement(Linear, ((True, x), weight, bias), (projected,), (False,) * 3, False),
+            Statement(Unstack, ((True, projected), (False, 0)), outputs, (False,) * 2, True),
+        ]
+        for lin in linears:
+            program.forward.remove(lin)
+
+
+def _step_gradients(read: dict, producer: dict, piece: int, weight: int) -> tuple | None:
+    """For one step's `Linear(piece, weight, b)`: its backward statements (the gradient G
+    reaching it, `G.T @ piece`, `G @ weight`, `G.sum(0)`), or None if they are not there."""
+    products = [u for u in read.get(piece, []) if u.fn is MatMul and u.args[1] == (True, piece)]
+    if len(products) != 1:
+        return None
+    transposed = producer.get(products[0].args[0][1])
+    if transposed is None or transposed.fn is not Transpose:
+        return None
+    g = transposed.args[0][1]
+    uses = read.get(g, [])
+    dx = [u for u in uses if u.fn is MatMul and u.args == ((True, g), (True, weight))]
+    db = [u for u in uses if u.fn is Sum and u.args == ((True, g), (False, 0), (False, False))]
+    return g, products[0], dx[:1], db[:1]
+
+
+def _form_gradients_once(program: Program, read: dict, found: list, x: int, weight: int) -> bool:
+    """Replace the per-step gradient products by one each over the stacked gradients; False
+    (and nothing changed) where the backward is not the expected pattern."""
+    steps = len(found)
+    terms = {
+        "dw": [product.outputs[0] for _, product, _, _ in found],
+        "db": [db[0].outputs[0] for *_, db in found if db],
+        "dx": [dx[0].outputs[0] for _, _, dx, _ in found if dx],
+    }
+    if any(len(t) not in (0, steps) for t in terms.values()):
+        return False
+    roots: dict[str, Statement] = {}
+    dead: list[Statement] = []
+    for name in ("dw", "db"):
+        if terms[name]:
+            tree = _sum_tree(program, read, terms[name])
+            if tree is None:
+                return False
+            roots[name] = tree[-1]
+            dead += tree
+    if terms["dx"]:
+        stacks = {id(u): u for v in terms["dx"] for u in read.get(v, [])}
+        stack = next(iter(stacks.values()))
+        if len(stacks) != 1 or stack.args != ((False, 0), *((True, v) for v in terms["dx"])):
+            return False
+        roots["dx"] = stack
+    gs = [g for g, *_ in found]
+    (batch, width), dtype = program.meta[gs[0]]
+    stacked = program.new_meta(((steps, batch, width), dtype))
+    rows = program.new_meta(((steps * batch, width), dtype))
+    rows_t = program.new_meta(((width, steps * batch), dtype))
+    x_shape = (steps * batch, program.meta[x][0][-1])
+    x_rows = program.new_meta((x_shape, dtype))
+    no = (False,) * 4
+    new = [
+        Statement(Stack, ((False, 0), *((True, g) for g in gs)), (stacked,), no, False),
+        Statement(Reshape, ((True, stacked), (False, (steps * batch, width))), (rows,), no, False),
+        Statement(Transpose, ((True, rows), (False, None)), (rows_t,), no, False),
+        Statement(Reshape, ((True, x), (False, x_shape)), (x_rows,), no, False),
+        Statement(MatMul, ((True, rows_t), (True, x_rows)), roots["dw"].outputs, no, False),
+    ]
+    if "db" in roots:
+        args: tuple = ((True, rows), (False, 0), (False, False))
+        new.append(Statement(Sum, args, roots["db"].outputs, no, False))
+    if "dx" in roots:
+        args = ((True, stacked), (True, weight))
+        new.append(Statement(MatMul, args, roots["dx"].outputs, no, False))
+    dead_ids = {id(st) for st in [*dead, *roots.values()]}
+    dead_ids.update(id(st) for _, product, dx, db in found for st in [product, *dx, *db])
+    backward = program.backward
+    position = min(backward.index(st) for st in roots.values())
+    program.backward = [
+        *(st for st in backward[:position] if id(st) not in dead_ids),
+        *new,
+        *(st for st in backward[position:] if id(st) not in dead_ids),
+    ]
+    return True
+
+
+def _sum_tree(program: Program, read: dict, terms: list) -> list | None:
+    """The `Add` statements that sum exactly `terms` into one value, in program order (the
+    last makes the sum), or None if the terms are not summed among themselves only."""
+    inside = set(terms)
+    tree: list[Statement] = []
+    changed = True
+    while changed:
+        changed = False
+        for value in list(inside):
+            users = read.get(value, [])
+            if len(users) != 1 or users[0].fn is not Add or users[0].outputs[0] in inside:
+                continue
+            if all(is_value and x in inside for is_value, x in users[0].args):
+                inside.add(users[0].outputs[0])
+                tree.append(users[0])
+                changed = True
+    in_tree = {id(st) for st in tree}
+    loose = [v for v in inside if not any(id(u) in in_tree for u in read.get(v, []))]
+    if len(tree) != len(terms) - 1 or len(loose) != 1:
+        return None
+    order = {id(st): k for k, st in enumerate(program.backward)}
+    return sorted(tree, key=lambda st: order[id(st)])
+
+
 def eliminate_common_subexpressions(program: Program) -> None:
     """Compute a statement once when another one before it is the same call on the same values
     (the two bias gradients of a cell, which are the same sum; a transpose made twice).
@@ -220,6 +377,7 @@ def _live_statements(statements: list[Statement], live: set[int]) -> list[Statem
 
 PASSES: list[Callable[[Program], None]] = [
     fuse_gate_activations,
+    hoist_input_projections,
     eliminate_common_subexpressions,
     eliminate_dead_code,
 ]

@@ -86,6 +86,12 @@ class Program:
         self.kinds.append(kind)
         return len(self.meta) - 1
 
+    def new_meta(self, meta: tuple, kind: str = VALUE) -> int:
+        """A new value of this (shape, dtype), for a pass."""
+        self.meta.append(meta)
+        self.kinds.append(kind)
+        return len(self.meta) - 1
+
     def finish(self) -> None:
         """Work out what backward reads from forward, and generate the code that runs it all."""
         self.saved = self.forward_reads(self.backward)
@@ -100,7 +106,11 @@ class Program:
         """The forward values that these backward statements (or the gradients) read."""
         read = {x for st in backward for is_value, x in st.args if is_value}
         read.update(v for v in self.grads if v is not None)
-        return sorted(v for v in read if v < self.n_forward)
+        return sorted(read & self.forward_values())
+
+    def forward_values(self) -> set[int]:
+        """The values forward has: its inputs and what its statements make."""
+        return {*self.inputs, *(v for st in self.forward for v in st.outputs)}
 
     def snapshot(self, name: str) -> None:
         """Remember the statements as they are now, as stage `name` (after the pass `name`)."""
