@@ -97,6 +97,7 @@ class Impl:
     name: str
     step: Callable[[], None]  # forward, loss, backward (gradients of the previous step cleared)
     grads: Callable[[], dict[str, np.ndarray]]  # gradients of the last step: params and "x"
+    workspace: Callable[[], int] | None = None  # bytes kept between steps (compiled buffers)
 
 
 # --- The implementations ---------------------------------------------------------------------
@@ -196,16 +197,34 @@ def minigrad_compiled(problem: Problem, layer: bool) -> Impl:
         compiled(x).backward()
 
     step()  # traced here, not in the timed rounds
-    return Impl(f"minigrad compiled {what}", step, lambda: _minigrad_grads(module, suffix, x))
+    name = f"minigrad compiled {what}"
+    return Impl(name, step, lambda: _minigrad_grads(module, suffix, x), compiled.workspace_bytes)
 
 
 def trace_seconds(problem: Problem, layer: bool) -> float:
-    """Seconds to trace and compile the training step (the first call of a compiled step)."""
+    """Seconds to trace and compile the training step: its first call, less a replayed one."""
     import time
 
     start = time.perf_counter()
-    minigrad_compiled(problem, layer)
-    return time.perf_counter() - start
+    impl = minigrad_compiled(problem, layer)  # set up, traced, compiled and run once
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    impl.step()
+    return first - (time.perf_counter() - start)
+
+
+def compile_report(sizes: dict[str, Size]) -> str:
+    """Markdown table: trace + compile seconds of each compiled training step."""
+    rows = []
+    for size_name, size in sizes.items():
+        for kind in KINDS:
+            problem = make_problem(kind, size)
+            for layer in (False, True):
+                what = ("nn." + kind.upper()) if layer else f"{kind.upper()} cell loop"
+                seconds = min(trace_seconds(problem, layer) for _ in range(3))
+                rows.append([f"{size_name} ({size})", what, f"{seconds:.2f}"])
+    title = "Trace + compile time of the compiled step (first call less a replay; best of 3)\n\n"
+    return title + harness.markdown_table(["size", "step", "seconds"], rows)
 
 
 def _torch_setup(torch: Any, module: Any, problem: Problem, suffix: str) -> tuple[Any, Any]:
@@ -508,7 +527,8 @@ def memory_report(size: Size = MEMORY_SIZE, peers: dict[str, Any] | None = None)
     """Peak memory of one float32 LSTM training step, against the reference's activation cache.
 
     tracemalloc sees every numpy buffer, so the numpy-based peers are measured too; PyTorch's
-    allocator is invisible to it, so torch has no row.
+    allocator is invisible to it, so torch has no row. A compiled step's row adds the buffers
+    it keeps between steps (allocated once, before the measured step) to its peak.
     """
     problem = make_problem("lstm", size)
     cache = ref.cache_bytes("lstm", problem.params, problem.x)
@@ -516,6 +536,8 @@ def memory_report(size: Size = MEMORY_SIZE, peers: dict[str, Any] | None = None)
     for impl in implementations(problem, peers=peers):
         impl.step()  # warm up: what a first call allocates once is not part of a step
         peak = traced_peak(impl.step)
+        if impl.workspace is not None:  # a compiled step's buffers, allocated at the warm-up
+            peak += impl.workspace()
         rows.append(
             [f"{impl.name}: peak of one step", f"{peak / 2**20:.2f}", f"{peak / cache:.2f}"]
         )
@@ -606,6 +628,8 @@ def main(argv: list[str] | None = None) -> None:
     samples = harness.interleave(groups, rounds, progress=True)
     print()
     print(report(samples, sizes))
+    print()
+    print(compile_report(sizes))
 
 
 if __name__ == "__main__":

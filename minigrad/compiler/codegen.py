@@ -16,6 +16,7 @@ arenas of their own. Outputs and gradients are fresh arrays, never buffers.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -122,6 +123,7 @@ class Generated:
         self.probe, self.probe_buffers = {}, []  # the layout is known: free the probes
         exec(compile(self.source, f"<compiled {id(program):x}>", "exec"), self.namespace)
         self.make = self.namespace["make"]
+        self.arena_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in self.buffers)
         self.pool.append(self.new_arena())
 
     # --- planning -------------------------------------------------------------------------------

@@ -98,6 +98,10 @@ class Compiled:
         """The program a call with these arguments runs (traced now if it is not cached)."""
         return self.lookup(args, kwargs)[0]
 
+    def workspace_bytes(self) -> int:
+        """Bytes of the buffers one call of each cached program keeps between calls."""
+        return sum(p.generated.arena_bytes for p in self.cache.values() if p.generated)
+
     def lookup(self, args: tuple, kwargs: dict) -> tuple[Program, list]:
         leaves: list = []
         tree = flatten((args, kwargs), leaves)
