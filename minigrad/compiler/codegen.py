@@ -191,7 +191,42 @@ class Generated:
             self.root[value] = value
             if value in view_readers:
                 self.static[value] = "input"  # copied into a buffer, so its views are made once
+        self.view_lines: list[tuple[int, str]] = []  # (value, expression) of views made once
+        self.place_parts(statements)
         self.liveness(statements)
+
+    def place_parts(self, statements: list) -> None:
+        """Producers write straight into their slice of a join's result (`lower_parts`, as
+        stack and concatenate have) when each part is a buffer written by a lowering and read
+        by nothing that could see the difference: the join itself then costs nothing."""
+        self.placed: dict[int, int] = {}  # part -> the join's result it lives in
+        made_by = {v: how for st, (how, _) in zip(statements, self.code) for v in st.outputs}
+        targets: set[int] = set()
+        for k, st in enumerate(statements):
+            lower_parts = getattr(st.fn, "lower_parts", None)
+            if lower_parts is None or self.code[k][0] != "lower":
+                continue
+            (target,) = st.outputs
+            parts = [x for is_value, x in st.args if is_value]
+            eligible = self.static.get(target) == "buffer" and len(set(parts)) == len(parts)
+            eligible = eligible and all(
+                made_by.get(x) == "lower"
+                and self.static.get(x) == "buffer"
+                and x not in self.placed
+                and x not in self.aliases_of
+                and x not in targets  # its own parts are placed in it already
+                for x in parts
+            )
+            if not eligible:
+                continue
+            args = [self.operand(x) if is_value else self.literal(x) for is_value, x in st.args]
+            targets.add(target)
+            for x, expr in zip(parts, lower_parts(self.operand(target), *args)):
+                self.placed[x] = target
+                self.root[x] = target
+                self.static[x] = "view"
+                self.view_lines.append((x, expr))
+            self.code[k] = ("none", None)
 
     def liveness(self, statements: list) -> None:
         """Give every buffer value a buffer id, reusing a buffer once all its readers ran."""
@@ -229,7 +264,8 @@ class Generated:
                 self.buffers.append(p.meta[value])
         for k, st in enumerate(statements):
             for v in st.outputs:
-                if self.static.get(v) != "buffer":
+                v = self.placed.get(v, v)  # a part: its join's buffer, allocated at the first
+                if self.static.get(v) != "buffer" or v in self.buffer_of:
                     continue
                 key = p.meta[v]
                 stack = free.get(key)
@@ -247,7 +283,6 @@ class Generated:
     def generate(self) -> str:
         """The source of `make(B, V)`: binds buffers B and views V, returns forward, backward."""
         p = self.program
-        self.view_lines: list[tuple[int, str]] = []  # (value, expression) of views made once
         forward = self.body(0, self.n_forward_statements)
         backward = self.body(self.n_forward_statements, len(self.code))
         carried = sorted(v for v in self.backward_reads if v not in self.static)
@@ -306,6 +341,8 @@ class Generated:
                         self.view_lines.append((v, expr))
                     else:
                         lines.append(f"        v{v} = {expr}")
+            elif how == "none":  # a join whose parts were written in place
+                continue
             elif how == "lower":
                 for v in st.outputs:
                     if v in self.fresh:
@@ -354,6 +391,8 @@ class Generated:
             self.probe_buffers = [np.empty(shape, dtype) for shape, dtype in self.buffers]
             for v, b in self.buffer_of.items():
                 self.probe[f"v{v}"] = self.probe_buffers[b]
+            for v, view in self.view_lines:  # the parts placed in a join's result
+                self.probe[f"v{v}"] = eval(view, self.namespace, self.probe)
         result = eval(expr, self.namespace, self.probe)
         if type(result) is not np.ndarray or result.shape != self.program.meta[value][0]:
             return False

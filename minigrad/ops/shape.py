@@ -147,6 +147,15 @@ class Concatenate(Function):
     def lower(out, axis, *tensors):
         return f"np.concatenate(({''.join(f'{t}, ' for t in tensors)}), axis={axis}, out={out})"
 
+    @staticmethod
+    def lower_parts(out, axis, *tensors):  # where each input lies in the result
+        head, start = ":, " * (axis.value % out.ndim), 0
+        parts = []
+        for t in tensors:
+            parts.append(f"{out}[{head}{start}:{start + t.shape[axis.value]}]")
+            start += t.shape[axis.value]
+        return parts
+
 
 class Split(Function):
     """Cut `a` along `axis` at `bounds` (0 = b0 < b1 < ... = length), one output per piece.
@@ -195,6 +204,10 @@ class Stack(Function):
     @staticmethod
     def lower(out, axis, *tensors):
         return f"np.stack(({''.join(f'{t}, ' for t in tensors)}), axis={axis}, out={out})"
+
+    @staticmethod
+    def lower_parts(out, axis, *tensors):  # where each input lies in the result
+        return [f"{out}[{':, ' * (axis.value % out.ndim)}{k}]" for k in range(len(tensors))]
 
 
 class Unstack(Function):
