@@ -29,6 +29,7 @@ def test_an_lstm_step_is_plain_numpy_calls_with_views_made_once():
     assert "np_tanh(" in body and "np_matmul(" in body  # numpy's, bound to names
     assert "np_multiply(v" in body  # writing into a buffer given as out
     assert "[:, 0:4]" not in body  # the gate views are made with the buffers, not per call
+    assert "np_concatenate" not in body and "np_stack" not in body  # parts written in place
 
 
 def test_a_function_without_lowering_calls_its_forward_and_is_right():
