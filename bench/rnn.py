@@ -97,6 +97,7 @@ class Impl:
     name: str
     step: Callable[[], None]  # forward, loss, backward (gradients of the previous step cleared)
     grads: Callable[[], dict[str, np.ndarray]]  # gradients of the last step: params and "x"
+    workspace: Callable[[], int] | None = None  # bytes kept between steps (compiled buffers)
 
 
 # --- The implementations ---------------------------------------------------------------------
@@ -160,6 +161,70 @@ def minigrad_layer(problem: Problem) -> Impl:
 
     name = f"minigrad nn.{layer_type.__name__}"
     return Impl(name, step, lambda: _minigrad_grads(layer, "_l0", x))
+
+
+def minigrad_compiled(problem: Problem, layer: bool) -> Impl:
+    """The cell loop (or the nn.LSTM / nn.GRU layer) and loss under `mg.compile`: traced once
+    (here, at setup), replayed as generated numpy code on every step."""
+    size = _size_of(problem)
+    if layer:
+        module: nn.Module = (nn.LSTM if problem.kind == "lstm" else nn.GRU)(
+            size.inputs, size.hidden, dtype=problem.dtype
+        )
+        suffix, what = "_l0", f"nn.{type(module).__name__}"
+    else:
+        module = (nn.LSTMCell if problem.kind == "lstm" else nn.GRUCell)(
+            size.inputs, size.hidden, dtype=problem.dtype
+        )
+        suffix, what = "", f"{type(module).__name__} loop"
+    _load(module, problem, suffix)
+    x, r = mg.Tensor(problem.x, requires_grad=True), mg.Tensor(problem.r)
+    zeros = mg.Tensor(np.zeros((size.batch, size.hidden), problem.dtype))
+
+    def loss(x: mg.Tensor) -> mg.Tensor:
+        if layer:
+            _, state = module(x)
+            h_n = (state[0] if problem.kind == "lstm" else state)[0]
+        else:
+            h_n = _unroll(problem.kind, module, mg.unstack(x), zeros)
+        return (h_n * r).sum()
+
+    compiled = mg.compile(loss)
+
+    def step() -> None:
+        module.zero_grad()
+        x.grad = None
+        compiled(x).backward()
+
+    step()  # traced here, not in the timed rounds
+    name = f"minigrad compiled {what}"
+    return Impl(name, step, lambda: _minigrad_grads(module, suffix, x), compiled.workspace_bytes)
+
+
+def trace_seconds(problem: Problem, layer: bool) -> float:
+    """Seconds to trace and compile the training step: its first call, less a replayed one."""
+    import time
+
+    start = time.perf_counter()
+    impl = minigrad_compiled(problem, layer)  # set up, traced, compiled and run once
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    impl.step()
+    return first - (time.perf_counter() - start)
+
+
+def compile_report(sizes: dict[str, Size]) -> str:
+    """Markdown table: trace + compile seconds of each compiled training step."""
+    rows = []
+    for size_name, size in sizes.items():
+        for kind in KINDS:
+            problem = make_problem(kind, size)
+            for layer in (False, True):
+                what = ("nn." + kind.upper()) if layer else f"{kind.upper()} cell loop"
+                seconds = min(trace_seconds(problem, layer) for _ in range(3))
+                rows.append([f"{size_name} ({size})", what, f"{seconds:.2f}"])
+    title = "Trace + compile time of the compiled step (first call less a replay; best of 3)\n\n"
+    return title + harness.markdown_table(["size", "step", "seconds"], rows)
 
 
 def _torch_setup(torch: Any, module: Any, problem: Problem, suffix: str) -> tuple[Any, Any]:
@@ -345,6 +410,7 @@ def implementations(
     """Every implementation for this problem, the reference first; torch and the other
     autograd libraries (`harness.load_peers()`) where given."""
     impls = [numpy_reference(problem), minigrad_cells(problem), minigrad_layer(problem)]
+    impls += [minigrad_compiled(problem, layer=False), minigrad_compiled(problem, layer=True)]
     if torch is not None:
         impls += [make(torch, problem) for make in (torch_fused, torch_cells, torch_primitives)]
     for name, module in (peers or {}).items():
@@ -461,7 +527,8 @@ def memory_report(size: Size = MEMORY_SIZE, peers: dict[str, Any] | None = None)
     """Peak memory of one float32 LSTM training step, against the reference's activation cache.
 
     tracemalloc sees every numpy buffer, so the numpy-based peers are measured too; PyTorch's
-    allocator is invisible to it, so torch has no row.
+    allocator is invisible to it, so torch has no row. A compiled step's row adds the buffers
+    it keeps between steps (allocated once, before the measured step) to its peak.
     """
     problem = make_problem("lstm", size)
     cache = ref.cache_bytes("lstm", problem.params, problem.x)
@@ -469,6 +536,8 @@ def memory_report(size: Size = MEMORY_SIZE, peers: dict[str, Any] | None = None)
     for impl in implementations(problem, peers=peers):
         impl.step()  # warm up: what a first call allocates once is not part of a step
         peak = traced_peak(impl.step)
+        if impl.workspace is not None:  # a compiled step's buffers, allocated at the warm-up
+            peak += impl.workspace()
         rows.append(
             [f"{impl.name}: peak of one step", f"{peak / 2**20:.2f}", f"{peak / cache:.2f}"]
         )
@@ -559,6 +628,8 @@ def main(argv: list[str] | None = None) -> None:
     samples = harness.interleave(groups, rounds, progress=True)
     print()
     print(report(samples, sizes))
+    print()
+    print(compile_report(sizes))
 
 
 if __name__ == "__main__":

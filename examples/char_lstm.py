@@ -28,6 +28,7 @@ import time
 import zipfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 # Small matrices: one BLAS thread is several times faster than a pool fighting over 2 cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -66,6 +67,25 @@ class CharModel(nn.Module):
         output, final = self.rnn(self.embed(ids), hx)
         final = final if self.cell == "lstm" else (final,)
         return self.head(output), tuple(s.detach() for s in final)  # detach: truncated BPTT
+
+
+def training_loss(model: CharModel, vocab: int, compiled: bool) -> Any:
+    """The training step's loss as a function of the embedded window, the one-hot targets and
+    the carried state: `(emb, targets, *state) -> (loss, *final state)`. Compiled with
+    `mg.compile` unless `compiled` is False. The embedding runs eagerly before it (its ids are
+    an index, which a compiled program would fix), and the targets come in one-hot, so every
+    window has the same signature: all training windows have `--seq-len` characters (a short
+    tail of the text is never a window), so the step is traced once and never retraced.
+    """
+
+    def loss_of(emb: mg.Tensor, targets: mg.Tensor, *state: mg.Tensor) -> tuple:
+        hx = state if model.cell == "lstm" else state[0]
+        output, final = model.rnn(emb, hx)
+        logits = model.head(output).reshape(-1, vocab)
+        loss = -(F.log_softmax(logits, axis=-1) * targets).sum() * (1.0 / logits.shape[0])
+        return (loss, *(final if model.cell == "lstm" else (final,)))
+
+    return mg.compile(loss_of) if compiled else loss_of
 
 
 # --- Data -----------------------------------------------------------------------------------
@@ -310,6 +330,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--sample-every", type=int, help="print a sample every N steps")
     parser.add_argument("--smoke", action="store_true", help="a few steps, tiny sizes (tests)")
+    parser.add_argument(
+        "--eager", action="store_true", help="do not compile the training step (mg.compile)"
+    )
     args = parser.parse_args(argv)
     for key in ("hidden", "embed", "steps", "seq_len", "batch", "length", "sample_every"):
         if getattr(args, key) is not None and getattr(args, key) < 1:
@@ -391,15 +414,28 @@ def run(args: argparse.Namespace) -> None:
     recent: list[float] = []
     first_window_bpc = None
     params = list(model.parameters())
+    loss_of = training_loss(model, len(vocab), compiled=not args.eager)
+    eye = np.eye(len(vocab), dtype=args.dtype)
+    n_states = 2 if args.cell == "lstm" else 1
+    zeros = tuple(
+        mg.Tensor(np.zeros((1, args.batch, args.hidden), args.dtype)) for _ in "hc"[:n_states]
+    )
     for step in range(first_step, first_step + args.steps):
         x, y, fresh = window(train, step, args.seq_len)
-        logits, next_state = model(x, None if fresh else state)
-        loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
+        traced_at = time.perf_counter()
+        loss, *next_state = loss_of(
+            model.embed(x),
+            mg.Tensor(eye[y.reshape(-1)]),
+            *(zeros if fresh or state is None else state),
+        )
         optimizer.zero_grad()
         loss.backward()
+        if step == first_step and not args.eager:
+            seconds_first = time.perf_counter() - traced_at
+            progress.write(f"compiled the training step in {seconds_first:.2f}s (its first call)")
         nn.clip_grad_norm_(params, args.clip)
         optimizer.step()
-        state = next_state
+        state = tuple(s.detach() for s in next_state)
         bpc = loss.item() / math.log(2)
         first_window_bpc = bpc if first_window_bpc is None else first_window_bpc
         recent = (recent + [bpc])[-50:]

@@ -60,9 +60,10 @@ def test_reference_matches_finite_differences(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_reference_matches_minigrad_in_float64(kind):
-    """Hand-derived BPTT against minigrad's cell loop and layer, tightly (the bench's gate)."""
+    """Hand-derived BPTT against minigrad's cell loop and layer, eager and compiled, tightly
+    (the bench's gate)."""
     checked = rnn.verify(rnn.make_problem(kind, rnn.VERIFY_SIZE, np.float64, seed=5))
-    assert checked == 2  # minigrad cell loop and minigrad layer
+    assert checked == 4  # minigrad cell loop and layer, each eager and compiled
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -78,7 +79,7 @@ def test_reference_matches_torch_rows(kind):
     """The PyTorch rows time the same computation: their gradients match the reference too."""
     torch = require("torch")
     checked = rnn.verify(rnn.make_problem(kind, rnn.VERIFY_SIZE, np.float64), torch)
-    assert checked == 5
+    assert checked == 7  # minigrad four, torch three
 
 
 @pytest.mark.parametrize("peer", sorted(harness.PEERS))
@@ -87,7 +88,7 @@ def test_reference_matches_the_other_autograd_libraries_rows(kind, peer):
     """HIPS autograd's and MyGrad's rows (where installed) time the same computation too."""
     module = pytest.importorskip(peer)
     problem = rnn.make_problem(kind, rnn.VERIFY_SIZE, np.float64)
-    assert rnn.verify(problem, peers={peer: module}) == 3
+    assert rnn.verify(problem, peers={peer: module}) == 5
 
 
 def test_reference_forward_matches_a_plain_step_by_step_lstm():
@@ -203,7 +204,9 @@ def test_rnn_bench_runs_and_reports_every_implementation():
     sizes = {"tiny": rnn.Size(1, 2, 3, 4)}
     samples = harness.interleave(rnn.build_groups(sizes, None, 1e-4), rounds=1)
     table = rnn.report(samples, sizes)
-    for name in (rnn.REFERENCE, "minigrad LSTMCell loop", "minigrad nn.LSTM", "minigrad nn.GRU"):
+    names = [rnn.REFERENCE, "minigrad LSTMCell loop", "minigrad nn.LSTM", "minigrad nn.GRU"]
+    names += ["minigrad compiled LSTMCell loop", "minigrad compiled nn.GRU"]
+    for name in names:
         assert f"| {name} |" in table
     assert table.count("| 1.00 (1.00–1.00) |") == 2  # the reference against itself, per cell
 
@@ -211,8 +214,14 @@ def test_rnn_bench_runs_and_reports_every_implementation():
 def test_rnn_memory_report_runs():
     text = rnn.memory_report(rnn.Size(2, 3, 4, 5))
     lines = [line for line in text.splitlines() if line.startswith("| ")][1:]
-    assert len(lines) == 4
+    assert len(lines) == 6  # the cache, then eager and compiled cell loop and layer, and numpy
     assert all(float(line.split("|")[3]) > 0 for line in lines)  # the ratio column
+
+
+def test_rnn_compile_report_runs():
+    text = rnn.compile_report({"tiny": rnn.Size(1, 2, 3, 4)})
+    rows = [line for line in text.splitlines() if line.startswith("| tiny")]
+    assert len(rows) == 4 and all(float(row.split("|")[3]) > 0 for row in rows)
 
 
 # --- The harness ------------------------------------------------------------------------------

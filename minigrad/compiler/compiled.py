@@ -51,13 +51,13 @@ class CompiledCall(Function):
 
 
 class SavedValues(np.ndarray):
-    """An empty array carrying a call's saved values: saved with the node, they are freed when
-    the engine releases it after backward, as eager's saved arrays are."""
+    """An empty array carrying a call's saved values (the lease on its buffers): saved with the
+    node, they are released when the engine releases it after backward, as eager's are."""
 
-    values: list
+    values: Any
 
 
-def carrier(values: list) -> Tensor:
+def carrier(values: Any) -> Tensor:
     array = np.empty(0).view(SavedValues)
     array.values = values
     tensor = from_numpy(np.empty(0))
@@ -97,6 +97,10 @@ class Compiled:
     def program(self, *args: Any, **kwargs: Any) -> Program:
         """The program a call with these arguments runs (traced now if it is not cached)."""
         return self.lookup(args, kwargs)[0]
+
+    def workspace_bytes(self) -> int:
+        """Bytes of the buffers one call of each cached program keeps between calls."""
+        return sum(p.generated.arena_bytes for p in self.cache.values() if p.generated)
 
     def lookup(self, args: tuple, kwargs: dict) -> tuple[Program, list]:
         leaves: list = []

@@ -24,6 +24,10 @@ class PositiveMask(Function):
         return (a.data > 0).astype(a.dtype)
 
     @staticmethod
+    def lower(out, a):
+        return f"np.greater({a}, 0, out={out})"
+
+    @staticmethod
     def backward(ctx, g):
         return (None,)
 
@@ -34,6 +38,12 @@ class MaximumShare(Function):
     @staticmethod
     def forward(ctx, a, b):
         return ((a.data > b.data) + 0.5 * (a.data == b.data)).astype(a.dtype)
+
+    @staticmethod
+    def lower(out, a, b):
+        return f"np.equal({a}, {b}, out={out})\nnp.multiply({out}, 0.5, out={out})\n" + (
+            f"np.add({out}, np.greater({a}, {b}), out={out})"
+        )
 
     @staticmethod
     def backward(ctx, g):
@@ -61,6 +71,10 @@ class Detach(Function):
         return a.data
 
     @staticmethod
+    def lower_view(out, a):
+        return f"{a}[...]"
+
+    @staticmethod
     def backward(ctx, g):
         return (None,)
 
@@ -72,6 +86,10 @@ class Cast(Function):
     def forward(ctx, a, dtype):
         ctx.dtype = a.dtype
         return a.data.astype(dtype)
+
+    @staticmethod
+    def lower(out, a, dtype):
+        return f"np.copyto({out}, {a})"
 
     @staticmethod
     def backward(ctx, g):

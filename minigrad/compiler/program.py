@@ -5,9 +5,9 @@ A program has two halves, each a list of `Statement`s in the order they run:
     forward   inputs (the call's tensors, then the tensors it captured) -> outputs
     backward  the outputs' gradients (seeds) and the forward values it reads -> input gradients
 
-Every statement is one call of a `Function`: `Statement.fn.forward` is run on arrays, with a
-throwaway context, so a Function needs nothing extra to be replayed (no lowering yet). Values are
-numbered; `env` is a list holding the array of each value while the program runs.
+Every statement is one call of a `Function`. Values are numbered. Once the passes have run,
+`finish` turns the program into generated Python (`codegen.py`): each statement becomes the
+numpy call(s) of its Function's lowering, writing into preallocated buffers.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Function, Tensor, from_numpy
+from .codegen import Generated
 
 # What a value is, for the listing and for what replay must copy.
 INPUT, CAPTURED, VALUE, SEED, CONSTANT = "input", "captured", "value", "seed", "constant"
@@ -36,42 +37,6 @@ class Statement:
         self.outputs = outputs  # value numbers of what fn returns (several if `multi`)
         self.needs_input_grad = needs  # what forward's ctx said while tracing
         self.multi = multi  # forward returned a tuple
-
-
-class ReplayContext:
-    """The `ctx` a replayed forward receives: it may set attributes; saving is a no-op."""
-
-    def __init__(self, needs_input_grad: tuple) -> None:
-        self.needs_input_grad = needs_input_grad
-
-    def save_for_backward(self, *tensors: Any) -> None:
-        pass
-
-
-def as_array(result: Any) -> np.ndarray:
-    """What a forward returned, as an ndarray (numpy gives 0-d results as scalars)."""
-    if isinstance(result, Tensor):
-        result = result.data
-    return result if type(result) is np.ndarray else np.asarray(result)
-
-
-def run(statements: list[Statement], env: list, frees: list | None = None) -> None:
-    """Replay `statements` on the arrays in `env`, writing each result into its slot.
-
-    `frees[k]` lists the values statement k reads last: their slots are cleared after it runs,
-    so an intermediate array lives no longer than it does in eager mode.
-    """
-    for k, st in enumerate(statements):
-        args = [from_numpy(env[x]) if is_value else x for is_value, x in st.args]
-        result = st.fn.forward(ReplayContext(st.needs_input_grad), *args)
-        if st.multi:
-            for value, r in zip(st.outputs, result):
-                env[value] = as_array(r)
-        else:
-            env[st.outputs[0]] = as_array(result)
-        if frees is not None:
-            for value in frees[k]:
-                env[value] = None
 
 
 def run_recorded(statements: list[Statement], env: list) -> None:
@@ -107,7 +72,7 @@ class Program:
         self.seeds: list[int] = []  # the value of each output's gradient, in backward
         self.grads: list[int | None] = []  # per input, the value of its gradient (None: none)
         self.saved: list[int] = []  # forward values that backward reads
-        self.frees: list[list[int]] = []  # per forward statement: values read for the last time
+        self.generated: Generated | None = None  # the generated code, once finished
         self.has_backward = False
         self.n_forward = 0  # values numbered below this are forward's; the rest backward's
         self.stages: dict[str, tuple] = {}  # "traced", then each pass: (forward, backward) after
@@ -121,25 +86,31 @@ class Program:
         self.kinds.append(kind)
         return len(self.meta) - 1
 
+    def new_meta(self, meta: tuple, kind: str = VALUE) -> int:
+        """A new value of this (shape, dtype), for a pass."""
+        self.meta.append(meta)
+        self.kinds.append(kind)
+        return len(self.meta) - 1
+
     def finish(self) -> None:
-        """Work out what backward reads from forward, and when forward may drop each value."""
+        """Work out what backward reads from forward, and generate the code that runs it all."""
         self.saved = self.forward_reads(self.backward)
-        keep = set(self.saved) | set(self.outputs) | set(self.inputs)
-        last_use: dict[int, int] = {}
-        for k, st in enumerate(self.forward):
-            for is_value, x in st.args:
-                if is_value:
-                    last_use[x] = k
-        self.frees = [[] for _ in self.forward]
-        for value, k in last_use.items():
-            if value not in keep:
-                self.frees[k].append(value)
+        self.generated = Generated(self)
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of this program."""
+        return "" if self.generated is None else self.generated.source
 
     def forward_reads(self, backward: list[Statement]) -> list[int]:
         """The forward values that these backward statements (or the gradients) read."""
         read = {x for st in backward for is_value, x in st.args if is_value}
         read.update(v for v in self.grads if v is not None)
-        return sorted(v for v in read if v < self.n_forward)
+        return sorted(read & self.forward_values())
+
+    def forward_values(self) -> set[int]:
+        """The values forward has: its inputs and what its statements make."""
+        return {*self.inputs, *(v for st in self.forward for v in st.outputs)}
 
     def snapshot(self, name: str) -> None:
         """Remember the statements as they are now, as stage `name` (after the pass `name`)."""
@@ -147,35 +118,15 @@ class Program:
 
     # --- replaying ----------------------------------------------------------------------------
 
-    def run_forward(self, arrays: list[np.ndarray]) -> tuple[list, list]:
-        """(outputs, saved env) of the forward program on the inputs' arrays."""
-        env: list = [None] * len(self.meta)
-        for value, array in zip(self.inputs, arrays):
-            env[value] = array
-        run(self.forward, env, self.frees)
-        outputs = [env[v] for v in self.outputs]
-        saved = [None] * len(self.meta)
-        for v in self.saved:
-            saved[v] = env[v]
-        return outputs, saved
+    def run_forward(self, arrays: list[np.ndarray]) -> tuple[list, Any]:
+        """(outputs, what backward needs) of the forward program on the inputs' arrays."""
+        assert self.generated is not None, "run_forward on an unfinished program"
+        return self.generated.run_forward(arrays)
 
-    def run_backward(self, saved: list, seeds: list[np.ndarray]) -> list:
+    def run_backward(self, saved: Any, seeds: list[np.ndarray]) -> list:
         """Per input, its gradient as a fresh array (None where it has none)."""
-        env = list(saved)
-        for value, array in self.constants.items():
-            env[value] = array
-        for value, seed in zip(self.seeds, seeds):
-            env[value] = seed
-        run(self.backward, env)
-        grads = []
-        for v in self.grads:
-            if v is None:
-                grads.append(None)
-            elif v >= self.n_forward and self.kinds[v] != CONSTANT:
-                grads.append(env[v])  # made by this backward (or the seed, as in eager)
-            else:  # the program's own constant, or an array forward received: never hand out
-                grads.append(np.array(env[v], copy=True))
-        return grads
+        assert self.generated is not None, "run_backward on an unfinished program"
+        return self.generated.run_backward(saved, seeds)
 
     def run_recorded(self, inputs: tuple, seeds: tuple) -> list:
         """Forward and backward replayed through the engine: differentiable input gradients."""
@@ -184,10 +135,11 @@ class Program:
             env[value] = tensor
         for value, array in self.constants.items():
             env[value] = from_numpy(array)
-        run_recorded(self.forward, env)
+        forward, backward = self.stages.get("traced", (self.forward, self.backward))
+        run_recorded(forward, env)  # as traced: the passes' fused ops have no backward
         for value, seed in zip(self.seeds, seeds):
             env[value] = seed
-        run_recorded(self.backward, env)
+        run_recorded(backward, env)
         return [None if v is None else env[v] for v in self.grads]
 
     # --- printing -----------------------------------------------------------------------------

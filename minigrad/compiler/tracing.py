@@ -30,7 +30,7 @@ from ..ops import Add
 from .masks import BACKWARDS, Cast, Detach
 from .program import CAPTURED, CONSTANT, INPUT, SEED, VALUE, Program, Statement
 
-DATA = Tensor.data  # the slot holding a Tensor's array (TracedTensor hides it behind a property)
+DATA: Any = vars(Tensor)["data"]  # the slot holding a Tensor's array (TracedTensor hides it)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 

@@ -32,6 +32,10 @@ class Add(Function):
     def backward(ctx, g):
         return sum_to(g, ctx.shapes[0]), sum_to(g, ctx.shapes[1])
 
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.add({a}, {b}, out={out})"
+
 
 class Sub(Function):
     @staticmethod
@@ -45,6 +49,10 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.shapes[0]), sum_to(-g, ctx.shapes[1])
+
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.subtract({a}, {b}, out={out})"
 
 
 class Mul(Function):
@@ -64,6 +72,10 @@ class Mul(Function):
             sum_to(g * b, a.shape) if need_a else None,
             sum_to(g * a, b.shape) if need_b else None,
         )
+
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.multiply({a}, {b}, out={out})"
 
 
 class Div(Function):
@@ -86,6 +98,10 @@ class Div(Function):
             sum_to(grad_a, ctx.shape_a) if need_a else None,
             sum_to(-grad_a * out, b.shape) if need_b else None,  # d(a/b)/db = -(a/b)/b
         )
+
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.divide({a}, {b}, out={out})"
 
 
 class Pow(Function):
@@ -129,6 +145,10 @@ def _masked_zero(mask: np.ndarray, x: Tensor) -> Tensor:
     """`x` with zeros where `mask` holds (broadcast to x's shape; recorded, so differentiable)."""
     return Where.apply(mask, lift(0.0, x), x)
 
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.power({a}, {b}, out={out})"
+
 
 class Neg(Function):
     @staticmethod
@@ -138,6 +158,10 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return -g
+
+    @staticmethod
+    def lower(out, a):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.negative({a}, out={out})"
 
 
 class Maximum(Function):
@@ -156,6 +180,10 @@ class Maximum(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         return _share_by_winner(g, a, b, a.data > b.data, a.data < b.data)
+
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.maximum({a}, {b}, out={out})"
 
 
 def _share_by_winner(g: Tensor, a: Tensor, b: Tensor, a_wins: Any, b_wins: Any) -> tuple:
@@ -187,6 +215,10 @@ class Where(Function):
             sum_to(Where.apply(ctx.cond, zero, g), ctx.shapes[1]),
         )
 
+    @staticmethod
+    def lower(out, cond, a, b):
+        return f"np.copyto({out}, {b})\nnp.copyto({out}, {a}, where={cond})"
+
 
 class Exp(Function):
     @staticmethod
@@ -200,6 +232,10 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return g * out  # d exp(a) = exp(a)
 
+    @staticmethod
+    def lower(out, a):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.exp({a}, out={out})"
+
 
 class Log(Function):
     @staticmethod
@@ -211,6 +247,10 @@ class Log(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g / a  # d log(a) = 1/a
+
+    @staticmethod
+    def lower(out, a):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.log({a}, out={out})"
 
 
 class Tanh(Function):
@@ -224,6 +264,10 @@ class Tanh(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return TanhGrad.apply(g, out)
+
+    @staticmethod
+    def lower(out, a):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.tanh({a}, out={out})"
 
 
 class TanhGrad(Function):
@@ -240,6 +284,12 @@ class TanhGrad(Function):
     def backward(ctx, gg):
         g, t = ctx.saved_tensors
         return gg * (1 - t * t), gg * g * t * -2
+
+    @staticmethod
+    def lower(out, g, t):  # the same steps as forward: g - g t^2
+        return f"np.multiply({t}, {t}, out={out})\nnp.multiply({out}, {g}, out={out})\n" + (
+            f"np.subtract({g}, {out}, out={out})"
+        )
 
 
 class Sigmoid(Function):
@@ -258,6 +308,12 @@ class Sigmoid(Function):
         (out,) = ctx.saved_tensors
         return SigmoidGrad.apply(g, out)
 
+    @staticmethod
+    def lower(out, a):  # 0.5 tanh(a/2) + 0.5: the same function, and it cannot overflow
+        return f"np.multiply({a}, 0.5, out={out})\nnp.tanh({out}, out={out})\n" + (
+            f"np.multiply({out}, 0.5, out={out})\nnp.add({out}, 0.5, out={out})"
+        )
+
 
 class SigmoidGrad(Function):
     """g s (1 - s), sigmoid's derivative from its output s, as one op (itself differentiable)."""
@@ -275,6 +331,12 @@ class SigmoidGrad(Function):
         g, s = ctx.saved_tensors
         return gg * s * (1 - s), gg * g * (1 - 2 * s)
 
+    @staticmethod
+    def lower(out, g, s):  # the same steps as forward: (1 - s) s g
+        return f"np.subtract(1, {s}, out={out})\nnp.multiply({out}, {s}, out={out})\n" + (
+            f"np.multiply({out}, {g}, out={out})"
+        )
+
 
 class Relu(Function):
     @staticmethod
@@ -287,6 +349,10 @@ class Relu(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g * constant(out.data > 0, g.dtype)  # 1 where a > 0, else 0 (0 at a = 0)
+
+    @staticmethod
+    def lower(out, a):
+        return f"np.maximum({a}, 0, out={out})"
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -573,6 +639,10 @@ class Sqrt(Function):
         with np.errstate(divide="ignore", invalid="ignore"):  # at 0: g / 0 = inf, as PyTorch
             return g / (out * 2)  # d sqrt(a) = 1 / (2 sqrt(a))
 
+    @staticmethod
+    def lower(out, a):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.sqrt({a}, out={out})"
+
 
 class Abs(Function):
     @staticmethod
@@ -584,6 +654,10 @@ class Abs(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * constant(np.sign(a.data), g.dtype)  # d|a| = sign(a), 0 at a = 0 (PyTorch's)
+
+    @staticmethod
+    def lower(out, a):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.absolute({a}, out={out})"
 
 
 class Minimum(Function):
@@ -598,6 +672,10 @@ class Minimum(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         return _share_by_winner(g, a, b, a.data < b.data, a.data > b.data)
+
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.minimum({a}, {b}, out={out})"
 
 
 class Clamp(Function):

@@ -43,6 +43,15 @@ class MatMul(Function):
         grad_b = sum_to(_swap_last(a2) @ g2, b2.shape).reshape(b.shape) if need_b else None
         return grad_a, grad_b
 
+    @staticmethod
+    def lower(out, a, b):  # compiled code: rows times a matrix as one product, as forward
+        if a.ndim < 2 or b.ndim < 2:
+            return None  # 1-D operands: replayed by forward
+        if a.ndim > 2 and b.ndim == 2:
+            rows = f"{a}.reshape(-1, {a.shape[-1]})"
+            return f"np.matmul({rows}, {b}, out={out}.reshape(-1, {b.shape[-1]}))"
+        return f"np.matmul({a}, {b}, out={out})"
+
 
 class Linear(Function):
     """x @ weight.T + bias as one op (PyTorch's F.linear): what every layer and cell computes."""
@@ -74,6 +83,13 @@ class Linear(Function):
             g_rows.T @ x_rows if need_weight else None,  # d/dW = g^T x, summed over rows
             g_rows.sum(axis=0) if need_bias else None,  # d/db = sum of g over rows
         )
+
+    @staticmethod
+    def lower(out, x, weight, bias=None):
+        rows, into = (x, out) if x.ndim <= 2 else (f"{x}.reshape(-1, {x.shape[-1]})", None)
+        into = into or f"{out}.reshape(-1, {out.shape[-1]})"
+        code = f"np.matmul({rows}, {weight}.T, out={into})"
+        return code if bias == "None" else f"{code}\nnp.add({into}, {bias}, out={into})"
 
 
 def _swap_last(t: Tensor) -> Tensor:

@@ -36,6 +36,10 @@ class Sum(Function):
     def backward(ctx, g):
         return _expand_reduced(g, ctx), None, None  # every summed term gets g
 
+    @staticmethod
+    def lower(out, a, axis=None, keepdims=False):
+        return f"np.add.reduce({a}, axis={axis}, keepdims={keepdims}, out={out})"
+
 
 class Max(Function):
     """Max over axes, NaN-propagating as numpy and PyTorch; the gradient goes to the elements
@@ -59,6 +63,10 @@ class Max(Function):
         share = constant(is_max / is_max.sum(axis=ctx.axis, keepdims=True), g.dtype)
         return _expand_reduced(g, ctx) * share, None, None
 
+    @staticmethod
+    def lower(out, a, axis=None, keepdims=False):
+        return f"np.maximum.reduce({a}, axis={axis}, keepdims={keepdims}, out={out})"
+
 
 class SumTo(Function):
     """Sum a broadcast array down to `shape` (the adjoint of broadcast_to)."""
@@ -76,6 +84,16 @@ class SumTo(Function):
     def backward(ctx, g):
         return g.broadcast_to(ctx.shape), None
 
+    @staticmethod
+    def lower(out, a, shape):
+        lead = a.ndim - len(out.shape)
+        kept = tuple(i + lead for i, n in enumerate(out.shape) if n == 1 and a.shape[i + lead] != 1)
+        if not kept:  # only leading axes summed away: out has the plain sum's shape
+            return f"np.add.reduce({a}, axis={tuple(range(lead))}, out={out})"
+        axes = tuple(range(lead)) + kept
+        into = f"{out}.reshape({(1,) * lead + out.shape})"
+        return f"np.add.reduce({a}, axis={axes}, keepdims=True, out={into})"
+
 
 class BroadcastTo(Function):
     @staticmethod
@@ -89,6 +107,10 @@ class BroadcastTo(Function):
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.shape), None
+
+    @staticmethod
+    def lower_view(out, a, shape):
+        return f"np.broadcast_to({a}, {shape})"
 
 
 def sum_to(grad: Tensor, shape: tuple) -> Tensor:

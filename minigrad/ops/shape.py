@@ -34,6 +34,10 @@ class Reshape(Function):
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
 
+    @staticmethod
+    def lower_view(out, a, shape):  # compiled code: made once when it does not copy
+        return f"{a}.reshape({shape})"
+
 
 class Transpose(Function):
     @staticmethod
@@ -45,6 +49,10 @@ class Transpose(Function):
     def backward(ctx, g):
         inverse = None if ctx.axes is None else tuple(np.argsort(ctx.axes))
         return Transpose.apply(g, inverse), None
+
+    @staticmethod
+    def lower_view(out, a, axes):
+        return f"np.transpose({a}, {axes})"
 
 
 def _is_basic_index(index: Any) -> bool:
@@ -73,6 +81,14 @@ class Index(Function):
     def backward(ctx, g):
         return IndexAdd.apply(g, ctx.index, ctx.shape), None
 
+    @staticmethod
+    def lower_view(out, a, index):
+        return f"{a}[{index}]" if _is_basic_index(index.value) and out.ndim else None
+
+    @staticmethod
+    def lower(out, a, index):
+        return f"{out}[...] = {a}[{index}]"
+
 
 class IndexAdd(Function):
     """Scatter-add `g` into zeros of `shape` at `index` (the adjoint of indexing)."""
@@ -90,6 +106,12 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, gg):
         return Index.apply(gg, ctx.index), None, None
+
+    @staticmethod
+    def lower(out, g, index, shape):
+        if _is_basic_index(index.value):
+            return f"{out}.fill(0)\n{out}[{index}] = {g}"
+        return f"{out}.fill(0)\nnp.add.at({out}, {index}, {g})"
 
 
 def _normalize_index(index: Any) -> Any:
@@ -150,6 +172,19 @@ class Concatenate(Function):
     def backward(ctx, g):
         return (None, *Split.apply(g, ctx.bounds, ctx.axis, None))  # each input gets its own piece
 
+    @staticmethod
+    def lower(out, axis, *tensors):
+        return f"np.concatenate(({''.join(f'{t}, ' for t in tensors)}), axis={axis}, out={out})"
+
+    @staticmethod
+    def lower_parts(out, axis, *tensors):  # where each input lies in the result
+        head, start = ":, " * (axis.value % out.ndim), 0
+        parts = []
+        for t in tensors:
+            parts.append(f"{out}[{head}{start}:{start + t.shape[axis.value]}]")
+            start += t.shape[axis.value]
+        return parts
+
 
 class Split(Function):
     """Cut `a` along `axis` at `bounds` (0 = b0 < b1 < ... = length), one output per piece.
@@ -171,6 +206,11 @@ class Split(Function):
     def backward(ctx, *grads):
         return Concatenate.apply(ctx.axis, *grads), None, None, None
 
+    @staticmethod
+    def lower_view(outs, a, bounds, axis, labels=None):
+        head = ":, " * axis.value
+        return [f"{a}[{head}{start}:{stop}]" for start, stop in zip(bounds.value, bounds.value[1:])]
+
 
 class Stack(Function):
     """Join same-shaped tensors along a new axis; backward hands each its slice (unstack)."""
@@ -190,6 +230,14 @@ class Stack(Function):
     def backward(ctx, g):
         return (None, *Unstack.apply(g, ctx.axis))
 
+    @staticmethod
+    def lower(out, axis, *tensors):
+        return f"np.stack(({''.join(f'{t}, ' for t in tensors)}), axis={axis}, out={out})"
+
+    @staticmethod
+    def lower_parts(out, axis, *tensors):  # where each input lies in the result
+        return [f"{out}[{':, ' * (axis.value % out.ndim)}{k}]" for k in range(len(tensors))]
+
 
 class Unstack(Function):
     """Take a tensor apart along `axis` into its slices (torch.unbind); the adjoint of stack."""
@@ -203,6 +251,11 @@ class Unstack(Function):
     @staticmethod
     def backward(ctx, *grads):
         return Stack.apply(ctx.axis, *grads), None
+
+    @staticmethod
+    def lower_view(outs, a, axis):
+        head = ":, " * axis.value
+        return [f"{a}[{head}{k}]" for k in range(len(outs))]
 
 
 def reshape(a: Any, *shape: Any) -> Tensor:

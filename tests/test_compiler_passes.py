@@ -1,0 +1,130 @@
+"""Each rewrite pass alone: the program before and after it gives the same outputs and input
+gradients on random inputs, and the pass did rewrite what it is for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.compiler import passes
+from minigrad.ops import Linear
+
+
+def lstm_loop(cell):
+    def loss(x, h, c):
+        for x_t in mg.unstack(x):
+            h, c = cell(x_t, (h, c))
+        return (h * h).sum(), c
+
+    return loss
+
+
+def gru_loop(cell):
+    def loss(x, h, c):
+        for x_t in mg.unstack(x):
+            h = cell(x_t, h)
+        return (h * c).sum(), h
+
+    return loss
+
+
+def programs(monkeypatch, fn, args, rewrite):
+    """The program of `fn` traced with no pass, and with only `rewrite`."""
+    monkeypatch.setattr(passes, "PASSES", [])
+    before = mg.compile(fn).program(*args)
+    monkeypatch.setattr(passes, "PASSES", [rewrite])
+    after = mg.compile(fn).program(*args)
+    return before, after
+
+
+def run(program, arrays, seeds):
+    outputs, saved = program.run_forward([*arrays, *(t.data for t in program.captured)])
+    return outputs, program.run_backward(saved, seeds)
+
+
+def assert_same_results(before, after, shapes, rng):
+    for _ in range(3):
+        arrays = [rng.standard_normal(s) for s in shapes]
+        seeds = [rng.standard_normal(before.meta[v][0]) for v in before.outputs]
+        out_b, grads_b = run(before, arrays, seeds)
+        out_a, grads_a = run(after, arrays, seeds)
+        for a, b in zip(out_a + grads_a, out_b + grads_b):
+            if b is None:
+                assert a is None
+            else:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+CASES = {
+    "lstm": (nn.LSTMCell, lstm_loop),
+    "gru": (nn.GRUCell, gru_loop),
+}
+
+
+def loop_case(kind, steps=4):
+    cell_type, loop = CASES[kind]
+    cell = cell_type(3, 5, rng=0)
+    shapes = [(steps, 2, 3), (2, 5), (2, 5)]
+    args = [mg.Tensor(np.zeros(s), requires_grad=True) for s in shapes]
+    return loop(cell), args, shapes
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize(
+    "rewrite, changed",
+    [
+        (passes.fuse_gate_activations, lambda old, new: passes.GateActivations in new),
+        (passes.hoist_input_projections, lambda old, new: new.count(Linear) < old.count(Linear)),
+        (passes.eliminate_common_subexpressions, lambda old, new: len(new) < len(old)),
+        (passes.eliminate_dead_code, lambda old, new: len(new) <= len(old)),
+    ],
+)
+def test_a_pass_alone_keeps_the_results(monkeypatch, kind, rewrite, changed):
+    fn, args, shapes = loop_case(kind)
+    before, after = programs(monkeypatch, fn, args, rewrite)
+    old, new = ([st.fn for st in p.forward + p.backward] for p in (before, after))
+    lstm_only = (passes.fuse_gate_activations, passes.eliminate_common_subexpressions)
+    if kind == "lstm" or rewrite not in lstm_only:  # a GRU has no gate blocks, no twin sums
+        assert changed(old, new), after
+    assert_same_results(before, after, shapes, np.random.default_rng(1))
+
+
+def test_gate_fusion_joins_the_gates_forward_and_backward(monkeypatch):
+    fn, args, _ = loop_case("lstm", steps=2)
+    before, after = programs(monkeypatch, fn, args, passes.fuse_gate_activations)
+    count = lambda program, f: [st.fn for st in program.forward + program.backward].count(f)  # noqa: E731
+    assert count(before, mg.ops.Sigmoid) == 6 and count(after, mg.ops.Sigmoid) == 0
+    assert count(before, mg.ops.SigmoidGrad) == 6 and count(after, mg.ops.SigmoidGrad) == 0
+    assert count(after, passes.GateActivations) == count(after, passes.GateActivationsGrad) == 2
+    assert count(after, mg.ops.Tanh) == 2  # tanh(c) stays: it is not a gate block
+
+
+def test_hoisting_makes_one_projection_and_one_product_per_gradient(monkeypatch):
+    fn, args, _ = loop_case("lstm", steps=5)
+    before, after = programs(monkeypatch, fn, args, passes.hoist_input_projections)
+    linear_before = [st for st in before.forward if st.fn is mg.ops.Linear]
+    linear_after = [st for st in after.forward if st.fn is mg.ops.Linear]
+    assert len(linear_before) == 10 and len(linear_after) == 6  # 5 x-projections became 1
+    matmuls = lambda p: sum(st.fn is mg.ops.MatMul for st in p.backward)  # noqa: E731
+    assert matmuls(before) - matmuls(after) == 2 * 5 - 2  # dW_ih and dx: 2 products, not 10
+
+
+def test_a_projection_whose_weight_is_computed_inside_is_left_alone(monkeypatch):
+    cell = nn.LSTMCell(3, 5, rng=0)
+
+    def fn(x, h, c):
+        w = cell.weight_ih * 1.0  # made inside: not hoisted (it could depend on the step)
+        for x_t in mg.unstack(x):
+            gates = mg.linear(x_t, w) + mg.linear(h, cell.weight_hh)
+            i, f, g, o = mg.split(gates, 4, axis=-1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            h = o.sigmoid() * c.tanh()
+        return h.sum()
+
+    shapes = [(3, 2, 3), (2, 5), (2, 5)]
+    args = [mg.Tensor(np.zeros(s), requires_grad=True) for s in shapes]
+    before, after = programs(monkeypatch, fn, args, passes.hoist_input_projections)
+    assert len(before.forward) == len(after.forward)
+    assert_same_results(before, after, shapes, np.random.default_rng(2))
