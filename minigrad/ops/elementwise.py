@@ -140,14 +140,14 @@ class Pow(Function):
             grad_b = sum_to(g * grad_b, b.shape)
         return grad_a, grad_b
 
+    @staticmethod
+    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
+        return f"np.power({a}, {b}, out={out})"
+
 
 def _masked_zero(mask: np.ndarray, x: Tensor) -> Tensor:
     """`x` with zeros where `mask` holds (broadcast to x's shape; recorded, so differentiable)."""
     return Where.apply(mask, lift(0.0, x), x)
-
-    @staticmethod
-    def lower(out, a, b):  # compiled code (minigrad/compiler/codegen.py)
-        return f"np.power({a}, {b}, out={out})"
 
 
 class Neg(Function):
