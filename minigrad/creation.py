@@ -14,27 +14,25 @@ from typing import Any
 
 import numpy as np
 
-from .engine import FLOAT_DTYPES, Tensor, from_numpy
+from .engine import FLOAT_DTYPES, Tensor, default_dtype, from_numpy
 from .random import generator as pick_generator
-
-_default_dtype = np.dtype(np.float64)
 
 
 def set_default_dtype(dtype: Any) -> None:
-    """Make `dtype` (float32 or float64) what the creation functions produce by default."""
-    global _default_dtype
-    _default_dtype = check_dtype(dtype, "set_default_dtype")
+    """Make `dtype` (float32 or float64) the default, as PyTorch's: what the creation functions,
+    `Tensor(python numbers)` and new layers' parameters are made in."""
+    default_dtype[0] = check_dtype(dtype, "set_default_dtype")
 
 
 def get_default_dtype() -> np.dtype:
-    """The dtype the creation functions produce when no `dtype=` is given (float64 at start)."""
-    return _default_dtype
+    """The dtype used when no `dtype=` is given (float64 at start)."""
+    return default_dtype[0]
 
 
 def check_dtype(dtype: Any, where: str) -> np.dtype:
     """`dtype` as a numpy dtype (None: the default dtype); it must be float32 or float64."""
     if dtype is None:
-        return _default_dtype
+        return default_dtype[0]
     if isinstance(dtype, Tensor):
         raise TypeError(f"{where}: dtype must be a dtype such as np.float32, got a Tensor")
     try:

@@ -215,8 +215,12 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
 
+default_dtype = [np.dtype(np.float64)]  # what Python numbers become (creation.set_default_dtype)
+
+
 def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """A fresh float array: float32/float64 keep their dtype, ints and bools become float64.
+    """A fresh float array: numpy float32/float64 keep their dtype; Python numbers, ints and
+    bools take the default dtype (float64 unless `set_default_dtype` chose float32, as PyTorch).
 
     Anything that is not real numbers (None, strings, complex, objects, Tensors inside a list)
     is a TypeError rather than a NaN or a silently dropped imaginary part.
@@ -229,8 +233,9 @@ def as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
     array = np.array(data)
     if array.dtype.kind not in "fiub":
         raise checks.not_real_numbers(data, array.dtype)
-    if dtype is None:
-        dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.dtype(np.float64)
+    if dtype is None:  # numpy floats keep their dtype; Python numbers take the default dtype
+        keep = array.dtype in FLOAT_DTYPES and isinstance(data, (np.ndarray, np.generic))
+        dtype = array.dtype if keep else default_dtype[0]
     else:
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:

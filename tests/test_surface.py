@@ -857,3 +857,21 @@ def test_value_dependent_ops_refuse_compiling_loudly():
     for fn in (lambda x: x.max(dim=1).values, lambda x: x.argmax(1) * x.sum()):
         with pytest.raises(mg.CompileError, match="reads the value of a traced tensor"):
             mg.compile(fn)(x)
+
+
+def test_set_default_dtype_reaches_tensor_numbers_and_new_layers_as_pytorch():
+    mg.set_default_dtype(np.float32)
+    torch.set_default_dtype(torch.float32)
+    try:
+        assert mg.Tensor([1.0, 2.0]).dtype == np.float32  # Python numbers: the default
+        assert torch.tensor([1.0, 2.0]).dtype == torch.float32
+        assert mg.Tensor(np.ones(2)).dtype == np.float64  # a numpy float array keeps its own
+        assert torch.tensor(np.ones(2)).dtype == torch.float64
+        assert (mg.Tensor([1.0]) * 2.5).dtype == np.float32
+        for layer in (mg.nn.Linear(3, 2), mg.nn.LSTM(3, 2), mg.nn.Embedding(4, 2)):
+            assert {p.dtype for p in layer.parameters()} == {np.dtype(np.float32)}
+        assert mg.nn.Linear(3, 2, dtype=np.float64).weight.dtype == np.float64
+    finally:
+        mg.set_default_dtype(np.float64)
+        torch.set_default_dtype(torch.float32)
+    assert mg.Tensor([1.0]).dtype == np.float64 and mg.nn.Linear(3, 2).weight.dtype == np.float64

@@ -12,7 +12,7 @@ activation modules (`ReLU`, `GELU`, `Softmax`, ...) in `activation`, loss module
 
 Initialisation is seedable: `minigrad.nn.init.manual_seed(s)` resets the shared generator that
 layers draw from, or pass `rng=` (an int seed or a numpy Generator) to a single layer.
-Every layer takes `dtype=` (float64 by default, or float32).
+Every layer takes `dtype=` (float32 or float64; by default `minigrad.get_default_dtype()`).
 """
 
 from . import functional, init, utils

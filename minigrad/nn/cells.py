@@ -42,7 +42,7 @@ class _GatedCell(Module):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         """Draw weight_ih, weight_hh, bias_ih, bias_hh, then each of `vectors`."""
@@ -107,7 +107,7 @@ class _LSTMLike(_GatedCell):
         hidden_size: int,
         bias: bool = True,
         output_activation: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size, bias, dtype, rng)
@@ -217,7 +217,7 @@ class LayerNormLSTMCell(_LSTMLike):
         bias: bool = True,
         eps: float = 1e-5,
         output_activation: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size, False, output_activation, dtype, rng)

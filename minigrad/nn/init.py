@@ -18,14 +18,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..engine import default_dtype
 from ..random import generator, manual_seed
 
 __all__ = ["check_dtype", "generator", "manual_seed", "normal", "uniform"]
 
 
 def check_dtype(dtype: Any, where: str) -> np.dtype:
-    """`dtype` as a numpy dtype, which must be float32 or float64 (the engine's two dtypes)."""
-    dtype = np.dtype(dtype)
+    """`dtype` as a numpy dtype, which must be float32 or float64 (the engine's two dtypes);
+    None is the default dtype (`minigrad.set_default_dtype`)."""
+    dtype = default_dtype[0] if dtype is None else np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"{where}: dtype must be float32 or float64, got {dtype}")
     return dtype

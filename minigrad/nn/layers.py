@@ -26,7 +26,7 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -74,7 +74,7 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()

@@ -25,7 +25,7 @@ class LayerNorm(Module):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         bias: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         dtype = init.check_dtype(dtype, "LayerNorm")

@@ -64,7 +64,7 @@ class _Cell(Module):
         hidden_size: int,
         bias: bool = True,
         *,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -120,7 +120,7 @@ class RNNCell(_Cell):
         bias: bool = True,
         nonlinearity: str = "tanh",
         *,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         _check_nonlinearity("RNNCell", nonlinearity)
@@ -149,7 +149,7 @@ class LSTMCell(_Cell):
         hidden_size: int,
         bias: bool = True,
         *,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
         forget_bias: float = 0.0,
     ) -> None:
@@ -216,7 +216,7 @@ class _Layers(Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         *,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -328,7 +328,7 @@ class RNN(_Layers):
         dropout: float = 0.0,
         bidirectional: bool = False,
         *,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
         _check_nonlinearity("RNN", nonlinearity)
@@ -370,7 +370,7 @@ class LSTM(_Layers):
         dropout: float = 0.0,
         bidirectional: bool = False,
         *,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         rng: int | np.random.Generator | None = None,
         forget_bias: float = 0.0,
     ) -> None:
