@@ -27,6 +27,7 @@ from ..ops import linear, split
 from . import init
 from .module import Module, Parameter, as_input
 from .normalization import LayerNorm
+from .rnn import add_weights, check_sizes
 
 State = Any  # a Tensor (h), a pair (h, c), or None for zeros
 
@@ -48,21 +49,23 @@ class _GatedCell(Module):
         """Draw weight_ih, weight_hh, bias_ih, bias_hh, then each of `vectors`."""
         super().__init__()
         name = type(self).__name__
-        for key, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: {key} must be a positive integer, got {value!r}")
+        check_sizes(name, input_size=input_size, hidden_size=hidden_size)
         dtype = init.check_dtype(dtype, name)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        generator, rows = init.generator(rng), self.gates * hidden_size
-        uniform = lambda *shape: Parameter(  # PyTorch's recurrent init
-            init.uniform(shape, 1 / math.sqrt(hidden_size), dtype, generator)
+        generator = init.generator(rng)
+        add_weights(
+            self,
+            "",
+            gates=self.gates,
+            input_size=input_size,
+            hidden_size=hidden_size,
+            bias=bias,
+            dtype=dtype,
+            generator=generator,
         )
-        self.weight_ih = uniform(rows, input_size)
-        self.weight_hh = uniform(rows, hidden_size)
-        self.bias_ih = uniform(rows) if bias else None
-        self.bias_hh = uniform(rows) if bias else None
+        bound = 1 / math.sqrt(hidden_size)  # the extra vectors are drawn like the weights, after
         for vector in self.vectors:
-            setattr(self, vector, uniform(hidden_size))
+            setattr(self, vector, Parameter(init.uniform((hidden_size,), bound, dtype, generator)))
 
     dtype = property(lambda self: self.weight_ih.dtype, doc="The parameters' dtype.")
 

@@ -69,9 +69,9 @@ class _Cell(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        _check_sizes(name, input_size=input_size, hidden_size=hidden_size)
+        check_sizes(name, input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        _add_weights(
+        add_weights(
             self,
             "",
             gates=self.gates,
@@ -221,7 +221,7 @@ class _Layers(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        _check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         number = isinstance(dropout, (int, float, np.floating)) and not isinstance(dropout, bool)
         if not number or not 0 <= dropout <= 1:
             raise ValueError(
@@ -243,7 +243,7 @@ class _Layers(Module):
         directions = 2 if bidirectional else 1
         for k in range(num_layers):  # PyTorch's names and order: per layer and direction
             for suffix in self._suffixes(k):
-                _add_weights(
+                add_weights(
                     self,
                     suffix,
                     gates=self.cell.gates,
@@ -403,7 +403,7 @@ class GRU(_Layers):
 # --- Weights and checks ----------------------------------------------------------------------
 
 
-def _add_weights(
+def add_weights(
     module: Module,
     suffix: str,
     *,
@@ -455,7 +455,8 @@ def _check_forget_bias(name: str, forget_bias: Any, bias: bool) -> None:
         )
 
 
-def _check_sizes(name: str, **sizes: int) -> None:
+def check_sizes(name: str, **sizes: int) -> None:
+    """Each size must be a positive integer (bools refused), named in the error."""
     for key, value in sizes.items():
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}: {key} must be a positive integer, got {value!r}")
