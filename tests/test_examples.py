@@ -254,6 +254,20 @@ def test_adding_problem_smoke_writes_plot_and_table(tmp_path: Path) -> None:
     assert all(r[7] == "20" for r in rows)  # the smoke budget, no early stop in 20 steps
 
 
+def test_adding_problem_smoke_is_the_same_compiled_and_eager(tmp_path: Path) -> None:
+    tables, outputs = [], []
+    for flags in ([], ["--eager"]):
+        out = tmp_path / ("eager" if flags else "compiled")
+        result = run_example(
+            "adding_problem.py", "--smoke", "--lengths", "6", *flags, "--out", str(out)
+        )
+        outputs.append(result.stdout)
+        tables.append([row[:8] for row in table_rows((out / "adding_problem.md").read_text())])
+    assert tables[0] == tables[1] and len(tables[0]) == 5  # header and 4 cells, seconds left out
+    assert re.search(r"\(\d+s, compiled in \d+\.\d\ds\)", outputs[0]) and ", eager)" in outputs[1]
+    assert "compiled in" not in outputs[1]
+
+
 def test_adding_problem_takes_any_cell_by_name_and_stops_early(tmp_path: Path) -> None:
     args = ["--smoke", "--cells", "GRUCell", "LSTM(forget_bias=2.0)", "--lengths", "4"]
     args += ["--steps", "400", "--every", "10", "--patience", "1", "--hidden", "12"]
