@@ -62,13 +62,13 @@ def run_one(
         np.random.default_rng([999, length]), length, args.test, args.variant
     )
 
-    def loss_of(rng: np.random.Generator) -> mg.Tensor:
-        x, y = adding_batch(rng, length, args.batch, args.variant)
+    def loss_fn(x: mg.Tensor, y: mg.Tensor) -> mg.Tensor:
         return F.mse_loss(model(x), y)
 
     curve = train(
         model,
-        loss_of,
+        lambda rng: adding_batch(rng, length, args.batch, args.variant),
+        loss_fn,
         lambda: adding_scores(model, test_x, test_y)[0],
         steps=args.steps,
         optimizer=args.optimizer,
@@ -77,6 +77,7 @@ def run_one(
         every=args.every,
         solved=thresholds(args.variant)[1],
         patience=args.patience,
+        compiled=not args.eager,
         rng=np.random.default_rng([seed, length]),
         progress=progress,
     )
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 progress.write(
                     f"T={length:<4} {cell:<9} seed {seed}  test MSE {result['mse']:.4f}  "
                     f"within 0.04: {result['accuracy']:.0%}  steps {curve.steps[-1]}  "
-                    f"({curve.seconds:.0f}s)"
+                    f"({curve.seconds:.0f}s{curve.compiled_note()})"
                 )
     progress.close()
     return results

@@ -229,15 +229,56 @@ class Curve:
     steps: list[int] = field(default_factory=list)
     errors: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    compile_seconds: float | None = None  # the first (tracing) step; None: the step ran eagerly
 
     def first_below(self, threshold: float) -> int | None:
         """The first evaluated step whose test error is below `threshold` (None: never)."""
         return next((s for s, e in zip(self.steps, self.errors) if e < threshold), None)
 
+    def compiled_note(self) -> str:
+        """', compiled in 0.28s' for a compiled run, ', eager' for an eager one."""
+        seconds = self.compile_seconds
+        return ", eager" if seconds is None else f", compiled in {seconds:.2f}s"
+
+
+class TrainingStep:
+    """forward+loss as `loss_fn(*tensors) -> loss`, compiled with `mg.compile` unless `compiled`
+    is False. The first call traces (its forward and backward are timed, `compile_seconds`); a
+    function that cannot be compiled (`mg.CompileError`) runs eagerly, said in one line."""
+
+    def __init__(
+        self, loss_fn: Callable[..., mg.Tensor], compiled: bool, say: Callable[[str], None] = print
+    ) -> None:
+        self.loss_fn, self.say = loss_fn, say
+        self.compiled = mg.compile(loss_fn) if compiled else None
+        self.compile_seconds: float | None = None
+
+    def backward(self, optimizer: optim.Optimizer, *tensors: mg.Tensor) -> mg.Tensor:
+        """The loss on `tensors`, its gradients in the parameters (zeroed first)."""
+        if self.compiled is not None and self.compile_seconds is None:
+            started = time.perf_counter()
+            try:
+                loss = self.compiled(*tensors)
+                optimizer.zero_grad()
+                loss.backward()
+            except mg.CompileError as error:
+                name = getattr(self.loss_fn, "__qualname__", "the training step")
+                reason = str(error).splitlines()[0]
+                self.say(f"cannot compile {name} ({reason}): running it eagerly")
+                self.compiled = None
+            else:
+                self.compile_seconds = time.perf_counter() - started
+                return loss
+        loss = (self.loss_fn if self.compiled is None else self.compiled)(*tensors)
+        optimizer.zero_grad()
+        loss.backward()
+        return loss
+
 
 def train(
     model: nn.Module,
-    loss_of: Callable[[np.random.Generator], mg.Tensor],
+    batch_of: Callable[[np.random.Generator], tuple[np.ndarray, ...]],
+    loss_fn: Callable[..., mg.Tensor],
     test_error: Callable[[], float],
     *,
     steps: int,
@@ -247,12 +288,17 @@ def train(
     every: int = 25,
     solved: float = 0.0,
     patience: int = 4,
+    compiled: bool = True,
     rng: np.random.Generator,
     progress: Progress | None = None,
 ) -> Curve:
-    """Train on fresh batches (`loss_of(rng)`), measuring `test_error()` at step 0 and every
-    `every` steps; stop early once it has stayed below `solved` for `patience` measurements."""
+    """Train on fresh batches: `loss_fn(*map(Tensor, batch_of(rng)))`, compiled unless
+    `compiled` is False (the batches, clipping and optimizer step stay eager). `test_error()` is
+    measured at step 0 and every `every` steps; the run stops early once it has stayed below
+    `solved` for `patience` measurements."""
     opt = make_optimizer(optimizer, model.parameters(), lr)
+    say = print if progress is None else progress.write
+    step_fn = TrainingStep(loss_fn, compiled, say)
     curve, started, streak = Curve(), time.perf_counter(), 0
     for step in range(steps + 1):
         if step % every == 0 or step == steps:
@@ -262,15 +308,14 @@ def train(
             streak = streak + 1 if error < solved else 0
             if streak >= patience or step == steps:
                 break
-        loss = loss_of(rng)
-        opt.zero_grad()
-        loss.backward()
+        loss = step_fn.backward(opt, *(mg.Tensor(a) for a in batch_of(rng)))
         if clip:
             nn.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         if progress is not None:
             progress.update(loss=loss.item())
     curve.seconds = time.perf_counter() - started
+    curve.compile_seconds = step_fn.compile_seconds
     if progress is not None:
         progress.skip(steps - curve.steps[-1])
     return curve
@@ -306,6 +351,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, steps: int = 3000) -
     parser.add_argument("--patience", type=int, default=4, help="measurements below 0.01 to stop")
     parser.add_argument("--test", type=int, default=512, help="test sequences per task")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    add_eager_argument(parser)
+
+
+def add_eager_argument(parser: argparse.ArgumentParser) -> None:
+    """--eager: run the training step op by op instead of compiled (mg.compile)."""
+    parser.add_argument(
+        "--eager", action="store_true", help="do not compile the training step (mg.compile)"
+    )
 
 
 def publish(out: Path, name: str, title: str, text: str) -> Path:

@@ -39,6 +39,7 @@ from common import (
     DEFAULT_OUT,
     Progress,
     SequenceModel,
+    add_eager_argument,
     adding_batch,
     adding_scores,
     color,
@@ -85,14 +86,24 @@ def train_on_adding(
     """`steps` Adam steps (lr args.lr, clip 1) on the adding problem at `length`; the test MSE."""
     dtype = model.head.weight.dtype
 
-    def loss_of(rng: np.random.Generator) -> mg.Tensor:
-        x, y = adding_batch(rng, length, args.batch, dtype=dtype)
+    def loss_fn(x: mg.Tensor, y: mg.Tensor) -> mg.Tensor:
         return F.mse_loss(model(x), y)
 
     rng = np.random.default_rng(seed + 1000)
     test_x, test_y = adding_batch(rng, length, 512, dtype=dtype)
     error = lambda: adding_scores(model, test_x, test_y)[0]  # noqa: E731
-    train(model, loss_of, error, steps=steps, lr=args.lr, every=steps, rng=rng, progress=progress)
+    train(
+        model,
+        lambda rng: adding_batch(rng, length, args.batch, dtype=dtype),
+        loss_fn,
+        error,
+        steps=steps,
+        lr=args.lr,
+        every=steps,
+        compiled=not args.eager,
+        rng=rng,
+        progress=progress,
+    )
     return error()
 
 
@@ -289,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32, help="training batch (both studies)")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (both)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    add_eager_argument(parser)
     smoke = dict(length=12, hidden=8, seeds=2, train_steps=5, train_length=6, batch=8, probe=8)
     smoke.update(state_length=30, state_hidden=8, state_steps=3, state_train_length=6)
     args = preset_parser(parser, {"smoke": smoke}, argv)
