@@ -56,7 +56,9 @@ def register_hook(self: Tensor, hook: Callable[[Tensor], Any]) -> RemovableHandl
             node.tensor_hooks = {}  # type: ignore[union-attr]
             node.hooks = [run_tensor_hooks, *(node.hooks or ())]  # type: ignore[union-attr]
         hooks = node.tensor_hooks.setdefault(index, {})  # type: ignore[union-attr]
-    return RemovableHandle(hooks, hook)
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
 def grad_tensor(self: Tensor) -> Tensor | None:
@@ -74,16 +76,18 @@ def grad_tensor(self: Tensor) -> Tensor | None:
 
 
 class RemovableHandle:
-    """What `register_hook` returns: `remove()` takes the hook off (also a context manager)."""
+    """What `register_hook` (and a Module's `register_forward_hook` and friends) return:
+    `remove()` takes the hook off its table (a second call does nothing); also a context
+    manager, so `with t.register_hook(f): ...` removes the hook when the block ends."""
 
-    keys = itertools.count()
+    _next_id = itertools.count()
 
-    def __init__(self, hooks: dict, hook: Callable) -> None:
-        self.hooks, self.key = hooks, next(self.keys)
-        hooks[self.key] = hook
+    def __init__(self, hooks: dict[int, Any]) -> None:
+        self.hooks = hooks
+        self.id = next(RemovableHandle._next_id)  # the key the hook is kept under
 
     def remove(self) -> None:
-        self.hooks.pop(self.key, None)
+        self.hooks.pop(self.id, None)
 
     def __enter__(self) -> RemovableHandle:
         return self

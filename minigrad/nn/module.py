@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
+from ..autograd.hooks import RemovableHandle
 from ..engine import Tensor
 from .serialization import (
     cast_state,
@@ -48,30 +49,6 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
-
-
-class RemovableHandle:
-    """Returned by `register_forward_hook` and friends: `remove()` unregisters the hook.
-
-    It is also a context manager, so `with module.register_forward_hook(f): ...` removes the hook
-    when the block ends.
-    """
-
-    _next_id = itertools.count()
-
-    def __init__(self, hooks: dict[int, Any]) -> None:
-        self.hooks = hooks
-        self.id = next(RemovableHandle._next_id)
-
-    def remove(self) -> None:
-        """Unregister the hook (a second call does nothing)."""
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.remove()
 
 
 _Member = TypeVar("_Member", bound=Tensor)
