@@ -90,3 +90,23 @@ def test_a_reshape_that_copies_is_redone_every_call():
     for seed in range(2):
         a = mg.Tensor(np.random.default_rng(seed).standard_normal((3, 2)), requires_grad=True)
         np.testing.assert_allclose(compiled(a).data, np.tanh(a.data.T.reshape(-1)), rtol=1e-15)
+
+
+def test_a_join_of_computed_parts_and_an_input_writes_the_parts_in_place_and_copies_the_input():
+    def fn(a, b):
+        parts = [a, (a * 2).tanh(), (a * 3).tanh()]  # an input, then two computed values
+        return (mg.stack(parts) * b).sum()
+
+    a = mg.Tensor(np.linspace(-1, 1, 4), requires_grad=True)
+    b = mg.Tensor(np.arange(12.0).reshape(3, 4))
+    compiled = mg.compile(fn)
+    source = compiled.program(a, b).source
+    body = source[source.index("def forward") :]
+    assert "np_stack" not in body and body.count("np_copyto(") == 1  # the input part only
+    for scale in (1.0, -0.5):  # replayed with new values: the copy is made on every call
+        a2 = mg.Tensor(a.data * scale, requires_grad=True)
+        want = fn(a2, b)
+        want_grad = mg.grad(want, [a2])[0].data
+        got = compiled(a2, b)
+        np.testing.assert_allclose(got.data, want.data, rtol=1e-12)
+        np.testing.assert_allclose(mg.grad(got, [a2])[0].data, want_grad, rtol=1e-12)

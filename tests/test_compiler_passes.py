@@ -9,7 +9,7 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 from minigrad.compiler import passes
-from minigrad.ops import Linear
+from minigrad.ops import Linear, MatMul, Sum
 
 
 def lstm_loop(cell):
@@ -77,6 +77,7 @@ def loop_case(kind, steps=4):
     [
         (passes.fuse_gate_activations, lambda old, new: passes.GateActivations in new),
         (passes.hoist_input_projections, lambda old, new: new.count(Linear) < old.count(Linear)),
+        (passes.form_recurrent_gradients_once, lambda old, new: new.count(Sum) < old.count(Sum)),
         (passes.eliminate_common_subexpressions, lambda old, new: len(new) < len(old)),
         (passes.eliminate_dead_code, lambda old, new: len(new) <= len(old)),
     ],
@@ -109,6 +110,19 @@ def test_hoisting_makes_one_projection_and_one_product_per_gradient(monkeypatch)
     assert len(linear_before) == 10 and len(linear_after) == 6  # 5 x-projections became 1
     matmuls = lambda p: sum(st.fn is mg.ops.MatMul for st in p.backward)  # noqa: E731
     assert matmuls(before) - matmuls(after) == 2 * 5 - 2  # dW_ih and dx: 2 products, not 10
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_the_recurrent_weight_gets_one_product_and_one_sum(monkeypatch, kind):
+    steps = 5
+    fn, args, shapes = loop_case(kind, steps=steps)
+    before, after = programs(monkeypatch, fn, args, passes.form_recurrent_gradients_once)
+    count = lambda p, f: sum(st.fn is f for st in p.backward)  # noqa: E731
+    # W_ih and W_hh, each used by one Linear per step: T products G_t.T @ x_t (h_t) become
+    # one each, T bias sums one each; the products G_t @ W carrying gradients back stay
+    assert count(before, MatMul) - count(after, MatMul) == 2 * (steps - 1)
+    assert count(before, Sum) - count(after, Sum) == 2 * (steps - 1)
+    assert_same_results(before, after, shapes, np.random.default_rng(3))
 
 
 def test_a_projection_whose_weight_is_computed_inside_is_left_alone(monkeypatch):

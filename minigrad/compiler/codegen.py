@@ -197,8 +197,9 @@ class Generated:
 
     def place_parts(self, statements: list) -> None:
         """Producers write straight into their slice of a join's result (`lower_parts`, as
-        stack and concatenate have) when each part is a buffer written by a lowering and read
-        by nothing that could see the difference: the join itself then costs nothing."""
+        stack and concatenate have) where the part is a buffer written by a lowering and read
+        by nothing that could see the difference; the join then only copies the other parts
+        (an input, say), and costs nothing if there are none."""
         self.placed: dict[int, int] = {}  # part -> the join's result it lives in
         made_by = {v: how for st, (how, _) in zip(statements, self.code) for v in st.outputs}
         targets: set[int] = set()
@@ -208,25 +209,29 @@ class Generated:
                 continue
             (target,) = st.outputs
             parts = [x for is_value, x in st.args if is_value]
-            eligible = self.static.get(target) == "buffer" and len(set(parts)) == len(parts)
-            eligible = eligible and all(
+            placeable = [
                 made_by.get(x) == "lower"
                 and self.static.get(x) == "buffer"
                 and x not in self.placed
                 and x not in self.aliases_of
                 and x not in targets  # its own parts are placed in it already
+                and parts.count(x) == 1
                 for x in parts
-            )
-            if not eligible:
+            ]
+            if self.static.get(target) != "buffer" or not any(placeable):
                 continue
             args = [self.operand(x) if is_value else self.literal(x) for is_value, x in st.args]
             targets.add(target)
-            for x, expr in zip(parts, lower_parts(self.operand(target), *args)):
+            copies = []  # the parts that cannot live in the result (inputs, say) are copied
+            for x, expr, place in zip(parts, lower_parts(self.operand(target), *args), placeable):
+                if not place:
+                    copies.append(f"np.copyto({expr}, v{x})")
+                    continue
                 self.placed[x] = target
                 self.root[x] = target
                 self.static[x] = "view"
                 self.view_lines.append((x, expr))
-            self.code[k] = ("none", None)
+            self.code[k] = ("lower", "\n".join(copies)) if copies else ("none", None)
 
     def liveness(self, statements: list) -> None:
         """Give every buffer value a buffer id, reusing a buffer once all its readers ran."""

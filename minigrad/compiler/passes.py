@@ -231,9 +231,49 @@ def _step_gradients(read: dict, producer: dict, piece: int, weight: int) -> tupl
     return g, products[0], dx[:1], db[:1]
 
 
-def _form_gradients_once(program: Program, read: dict, found: list, x: int, weight: int) -> bool:
+def form_recurrent_gradients_once(program: Program) -> None:
+    """The gradients of a weight used by one `Linear` per step of a loop (W_hh h_t + b_hh),
+    formed once from all steps: one product and one sum over the stacked step gradients.
+
+    Backward has, per step, `G_t.T @ h_t` and a sum of `G_t`, each added into a running total.
+    They become one `Stack` of the G_t and one of the h_t (written in place, so free) and one
+    product and one sum over all rows, as the hand-derived BPTT does. Each step's `G_t @ W`
+    (the gradient flowing back in time) stays: the recurrence needs it step by step.
+    """
+    if not program.backward:
+        return
+    read = readers(program)
+    producer = {v: st for st in program.forward + program.backward for v in st.outputs}
+    for weight in program.inputs:
+        linears = [st for st in program.forward if st.fn is Linear and st.args[1] == (True, weight)]
+        if len(linears) < 2 or any(lin.args[2] != linears[0].args[2] for lin in linears):
+            continue
+        pieces = [lin.args[0][1] for lin in linears]
+        if not all(is_value for is_value, _ in (lin.args[0] for lin in linears)):
+            continue
+        if len(set(pieces)) != len(pieces) or len({program.meta[p] for p in pieces}) != 1:
+            continue
+        per_step: list[tuple] = []
+        for piece in pieces:
+            found = _step_gradients(read, producer, piece, weight)
+            if found is None:
+                break
+            g, product, _, db = found
+            per_step.append((g, product, [], db))  # each step's dx stays
+        if len(per_step) == len(pieces) and _form_gradients_once(
+            program, read, per_step, pieces, weight
+        ):
+            read = readers(program)
+            producer = {v: st for st in program.forward + program.backward for v in st.outputs}
+
+
+def _form_gradients_once(
+    program: Program, read: dict, found: list, x: int | list[int], weight: int
+) -> bool:
     """Replace the per-step gradient products by one each over the stacked gradients; False
-    (and nothing changed) where the backward is not the expected pattern."""
+    (and nothing changed) where the backward is not the expected pattern. `x` is the stacked
+    input of all steps, or the list of each step's input (then stacked here, and the gradient
+    of x is left per step)."""
     steps = len(found)
     terms = {
         "dw": [product.outputs[0] for _, product, _, _ in found],
@@ -259,13 +299,19 @@ def _form_gradients_once(program: Program, read: dict, found: list, x: int, weig
         roots["dx"] = stack
     gs = [g for g, *_ in found]
     (batch, width), dtype = program.meta[gs[0]]
+    no = (False,) * 4
+    new = []
+    if isinstance(x, list):  # the steps' inputs, stacked here
+        stacked_x = program.new_meta(((steps, *program.meta[x[0]][0]), dtype))
+        parts = tuple((True, v) for v in x)
+        new.append(Statement(Stack, ((False, 0), *parts), (stacked_x,), no, False))
+        x = stacked_x
     stacked = program.new_meta(((steps, batch, width), dtype))
     rows = program.new_meta(((steps * batch, width), dtype))
     rows_t = program.new_meta(((width, steps * batch), dtype))
     x_shape = (steps * batch, program.meta[x][0][-1])
     x_rows = program.new_meta((x_shape, dtype))
-    no = (False,) * 4
-    new = [
+    new += [
         Statement(Stack, ((False, 0), *((True, g) for g in gs)), (stacked,), no, False),
         Statement(Reshape, ((True, stacked), (False, (steps * batch, width))), (rows,), no, False),
         Statement(Transpose, ((True, rows), (False, None)), (rows_t,), no, False),
@@ -378,6 +424,7 @@ def _live_statements(statements: list[Statement], live: set[int]) -> list[Statem
 PASSES: list[Callable[[Program], None]] = [
     fuse_gate_activations,
     hoist_input_projections,
+    form_recurrent_gradients_once,
     eliminate_common_subexpressions,
     eliminate_dead_code,
 ]
