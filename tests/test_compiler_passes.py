@@ -9,7 +9,7 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 from minigrad.compiler import passes
-from minigrad.ops import Linear, MatMul, Sum
+from minigrad.ops import Add, Linear, MatMul, Neg, Sum
 
 
 def lstm_loop(cell):
@@ -71,25 +71,68 @@ def loop_case(kind, steps=4):
     return loop(cell), args, shapes
 
 
+BOTH, GRU, LSTM = {"lstm", "gru"}, {"gru"}, {"lstm"}
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize(
-    "rewrite, changed",
+    "rewrite, changed, changes",
     [
-        (passes.fuse_gate_activations, lambda old, new: passes.GateActivations in new),
-        (passes.hoist_input_projections, lambda old, new: new.count(Linear) < old.count(Linear)),
-        (passes.form_recurrent_gradients_once, lambda old, new: new.count(Sum) < old.count(Sum)),
-        (passes.eliminate_common_subexpressions, lambda old, new: len(new) < len(old)),
-        (passes.eliminate_dead_code, lambda old, new: len(new) <= len(old)),
+        (passes.join_sums_of_pieces, lambda old, new: new.count(Add) < old.count(Add), GRU),
+        (passes.fuse_gate_activations, lambda old, new: passes.GateActivations in new, LSTM),
+        (
+            passes.hoist_input_projections,
+            lambda old, new: new.count(Linear) < old.count(Linear),
+            BOTH,
+        ),
+        (
+            passes.form_recurrent_gradients_once,
+            lambda old, new: new.count(Sum) < old.count(Sum),
+            BOTH,
+        ),
+        (passes.transpose_recurrent_weights, lambda old, new: Linear not in new, BOTH),
+        (passes.subtract_negations, lambda old, new: new.count(Neg) < old.count(Neg), GRU),
+        (passes.eliminate_common_subexpressions, lambda old, new: len(new) < len(old), LSTM),
+        (passes.eliminate_dead_code, lambda old, new: len(new) <= len(old), BOTH),
     ],
 )
-def test_a_pass_alone_keeps_the_results(monkeypatch, kind, rewrite, changed):
+def test_a_pass_alone_keeps_the_results(monkeypatch, kind, rewrite, changed, changes):
     fn, args, shapes = loop_case(kind)
     before, after = programs(monkeypatch, fn, args, rewrite)
     old, new = ([st.fn for st in p.forward + p.backward] for p in (before, after))
-    lstm_only = (passes.fuse_gate_activations, passes.eliminate_common_subexpressions)
-    if kind == "lstm" or rewrite not in lstm_only:  # a GRU has no gate blocks, no twin sums
+    if kind in changes:  # a GRU has no gate blocks cut by one split, no twin bias sums, ...
         assert changed(old, new), after
     assert_same_results(before, after, shapes, np.random.default_rng(1))
+
+
+def test_the_recurrent_bias_is_added_once_into_the_hoisted_projection(monkeypatch):
+    fn, args, shapes = loop_case("lstm", steps=4)
+    hoist = passes.hoist_input_projections
+
+    def hoisted_then(program):
+        hoist(program)
+        passes.fold_recurrent_bias(program)
+
+    _, before = programs(monkeypatch, fn, args, hoist)
+    _, folded = programs(monkeypatch, fn, args, hoisted_then)
+    biased = lambda p: [st.args[2][0] for st in p.forward if st.fn is Linear]  # noqa: E731
+    assert biased(before) == [True] * 5  # the hoisted projection and 4 steps, each with a bias
+    assert biased(folded) == [True] + [False] * 4  # the steps' bias now in the projection
+    assert_same_results(before, folded, shapes, np.random.default_rng(4))
+
+
+def test_a_gru_adds_its_r_and_z_pieces_in_one_call_and_fuses_their_sigmoids(monkeypatch):
+    fn, args, shapes = loop_case("gru", steps=3)
+
+    def joined_then_fused(program):
+        passes.join_sums_of_pieces(program)
+        passes.fuse_gate_activations(program)
+
+    before, after = programs(monkeypatch, fn, args, joined_then_fused)
+    count = lambda p, f: sum(st.fn is f for st in p.forward)  # noqa: E731
+    assert count(before, mg.ops.Sigmoid) == 6 and count(after, mg.ops.Sigmoid) == 0
+    assert count(after, passes.GateActivations) == 3  # r and z of each step: one block
+    assert_same_results(before, after, shapes, np.random.default_rng(5))
 
 
 def test_gate_fusion_joins_the_gates_forward_and_backward(monkeypatch):

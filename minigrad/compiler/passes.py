@@ -21,11 +21,13 @@ from ..ops import (
     Concatenate,
     Linear,
     MatMul,
+    Neg,
     Reshape,
     Sigmoid,
     SigmoidGrad,
     Split,
     Stack,
+    Sub,
     Sum,
     Tanh,
     TanhGrad,
@@ -74,6 +76,88 @@ def readers(program: Program, statements: list | None = None) -> dict[int, list[
             if is_value:
                 found[x].append(st)
     return found
+
+
+def join_sums_of_pieces(program: Program) -> None:
+    """One `Add` for neighbouring blocks added piece by piece: `a_k + b_k` for k = 0, 1, ...,
+    with a_k and b_k pieces of `Split`s of a and b at the same bounds, becomes one `Add` of
+    the joined slices and a `Split` of the sum into the same values.
+
+    A GRU adds its r and z pieces this way (W_ir x + b_ir + W_hr h + b_hr, and z's); joined,
+    they are one block of sigmoids, which `fuse_gate_activations` then makes one call.
+    Backward is unchanged: an `Add` passes its gradient through untouched.
+    """
+    read = readers(program, program.forward)
+    piece_of = {}
+    for st in program.forward:
+        if st.fn is Split:
+            for k, v in enumerate(st.outputs):
+                piece_of[v] = (st, k)
+    runs: dict[tuple, list] = defaultdict(list)  # (split of a, split of b) -> [(k, add)]
+    for st in program.forward:
+        if st.fn is not Add or not all(is_value for is_value, _ in st.args):
+            continue
+        (_, x), (_, y) = st.args
+        if x not in piece_of or y not in piece_of or program.meta[x] != program.meta[y]:
+            continue
+        (split_a, k), (split_b, j) = piece_of[x], piece_of[y]
+        if k != j or split_a.args[1:3] != split_b.args[1:3] or split_a is split_b:
+            continue
+        if read[x] == [st] and read[y] == [st]:
+            runs[(split_a, split_b)].append((k, st))
+    for (split_a, split_b), found in runs.items():
+        found.sort(key=lambda pair: pair[0])
+        run = [found[0]]
+        for pair in found[1:] + [(None, None)]:
+            if pair[0] is not None and pair[0] == run[-1][0] + 1:
+                run.append(pair)
+                continue
+            if len(run) > 1:
+                _join_sum_run(program, split_a, split_b, [add for _, add in run], run[0][0])
+            run = [pair]
+
+
+def _join_sum_run(program: Program, split_a: Statement, split_b: Statement, adds: list, k: int):
+    """Replace the `adds` (pieces k, k+1, ... of the two splits) by one Add and a Split."""
+    (_, bounds), (_, axis) = split_a.args[1:3]
+    lo, hi = bounds[k], bounds[k + len(adds)]
+    cut = tuple(sorted({0, lo, hi, bounds[-1]}))
+    middle = cut.index(lo)
+    shape, dtype = program.meta[split_a.args[0][1]]
+    no = (False,) * 4
+    new = []
+    joined = []
+    for split in (split_a, split_b):
+        outputs = tuple(
+            program.new_meta((shape[:axis] + (stop - start,) + shape[axis + 1 :], dtype))
+            for start, stop in zip(cut, cut[1:])
+        )
+        new.append(
+            Statement(
+                Split,
+                (split.args[0], (False, cut), (False, axis), (False, None)),
+                outputs,
+                no,
+                True,
+            )
+        )
+        joined.append(outputs[middle])
+    total = program.new_meta((shape[:axis] + (hi - lo,) + shape[axis + 1 :], dtype))
+    new.append(
+        Statement(Add, ((True, joined[0]), (True, joined[1])), (total,), (False,) * 2, False)
+    )
+    inner = tuple(b - lo for b in bounds[k : k + len(adds) + 1])
+    sums = tuple(add.outputs[0] for add in adds)
+    new.append(
+        Statement(
+            Split, ((True, total), (False, inner), (False, axis), (False, None)), sums, no, True
+        )
+    )
+    forward = program.forward
+    position = forward.index(adds[0])
+    for add in adds:
+        forward.remove(add)
+    forward[position:position] = new
 
 
 def fuse_gate_activations(program: Program) -> None:
@@ -360,6 +444,137 @@ def _sum_tree(program: Program, read: dict, terms: list) -> list | None:
     return sorted(tree, key=lambda st: order[id(st)])
 
 
+def subtract_negations(program: Program) -> None:
+    """`Add(a, Neg(b))` becomes `Sub(a, b)` where nothing else reads `Neg(b)`: a gradient
+    through a subtraction (`1 - z` in a GRU), summed into another, in one call, not two."""
+    for half in ("forward", "backward"):
+        statements = getattr(program, half)
+        read = readers(program, statements)
+        made_by = {v: st for st in statements for v in st.outputs}
+        for st in list(statements):
+            if st.fn is not Add or not all(is_value for is_value, _ in st.args):
+                continue
+            for keep, negated in ((0, 1), (1, 0)):
+                neg = made_by.get(st.args[negated][1])
+                if neg is not None and neg.fn is Neg and len(read[neg.outputs[0]]) == 1:
+                    sub = Statement(
+                        Sub, (st.args[keep], neg.args[0]), st.outputs, (False,) * 2, False
+                    )
+                    statements[statements.index(st)] = sub
+                    statements.remove(neg)
+                    break
+
+
+class TransposedCopy(Function):
+    """`a.T` as a contiguous array: made once per call for a weight that every step uses."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.ascontiguousarray(a.data.T)
+
+    @staticmethod
+    def lower(out, a):
+        return f"np.copyto({out}, {a}.T)"
+
+
+class LinearTransposed(Function):
+    """x @ weight_t + bias, the weight given transposed and contiguous (`TransposedCopy`)."""
+
+    @staticmethod
+    def forward(ctx, x, weight_t, bias=None):
+        out = x.data @ weight_t.data
+        return out if bias is None else out + bias.data
+
+    @staticmethod
+    def lower(out, x, weight_t, bias=None):
+        if x.ndim != 2:
+            return None
+        code = f"np.matmul({x}, {weight_t}, out={out})"
+        return code if bias == "None" else f"{code}\nnp.add({out}, {bias}, out={out})"
+
+
+def fold_recurrent_bias(program: Program) -> None:
+    """Add the per-step bias `b_hh` once, into the hoisted input projection, not every step:
+    `Unstack(Linear(X, W_ih, b_ih))[t] + Linear(h_t, W_hh, b_hh)` for every t becomes
+    `Unstack(Linear(X, W_ih, b_ih + b_hh))[t] + Linear(h_t, W_hh)`, as an LSTM's is summed.
+    Backward is unchanged: it never reads the two projections themselves."""
+    read = readers(program)
+    made_by = {v: st for st in program.forward for v in st.outputs}
+    for unstack in [st for st in program.forward if st.fn is Unstack]:
+        projection = made_by.get(unstack.args[0][1])
+        if projection is None or projection.fn is not Linear:
+            continue
+        if (
+            read[projection.outputs[0]] != [unstack]
+            or projection.args[2][0] is False
+            and (projection.args[2][1] is not None)
+        ):
+            continue
+        steps = [_recurrent_term(program, read, made_by, piece) for piece in unstack.outputs]
+        if any(step is None for step in steps):
+            continue
+        linears = [step for step in steps if step is not None]
+        bias = linears[0].args[2]
+        if (
+            not bias[0]
+            or bias[1] not in program.inputs
+            or any(lin.args[1:] != linears[0].args[1:] for lin in linears)
+        ):
+            continue
+        position = program.forward.index(projection)
+        if projection.args[2][0]:  # both biases: their sum, once per call
+            total = program.new_meta(program.meta[bias[1]])
+            both = (projection.args[2], bias)
+            program.forward.insert(position, Statement(Add, both, (total,), (False,) * 2, False))
+            bias = (True, total)
+            position += 1
+        args = (*projection.args[:2], bias)
+        program.forward[position] = Statement(Linear, args, projection.outputs, (False,) * 3, False)
+        for lin in linears:
+            st = Statement(Linear, (*lin.args[:2], (False, None)), lin.outputs, (False,) * 3, False)
+            program.forward[program.forward.index(lin)] = st
+
+
+def _recurrent_term(program: Program, read: dict, made_by: dict, piece: int) -> Statement | None:
+    """The `Linear(h, W, b)` added to this piece of the projection, if that is its one use."""
+    users = read.get(piece, [])
+    if len(users) != 1 or users[0].fn is not Add or users[0] not in program.forward:
+        return None
+    others = [x for is_value, x in users[0].args if is_value and x != piece]
+    if len(others) != 1 or program.meta[others[0]] != program.meta[piece]:
+        return None
+    term = made_by.get(others[0])
+    if term is None or term.fn is not Linear or read[others[0]] != [users[0]]:
+        return None
+    return term
+
+
+def transpose_recurrent_weights(program: Program) -> None:
+    """A weight used by a `Linear` at every step is transposed into a contiguous copy once per
+    call (`TransposedCopy`), and the steps multiply by that: BLAS is about 1.4x faster on it
+    than on the transposed view at an LSTM's (32, 128) @ (128, 512), as the hand-derived
+    BPTT knows. Backward keeps the weight as it is (G @ W needs no transpose)."""
+    for weight in program.inputs:
+        linears = [
+            st
+            for st in program.forward
+            if st.fn is Linear
+            and st.args[1] == (True, weight)
+            and len(program.meta[st.args[0][1]][0]) == 2
+        ]
+        if len(linears) < 2:
+            continue
+        shape, dtype = program.meta[weight]
+        transposed = program.new_meta((shape[::-1], dtype))
+        first = program.forward.index(linears[0])
+        copy = Statement(TransposedCopy, ((True, weight),), (transposed,), (False,), False)
+        for lin in linears:
+            args = (lin.args[0], (True, transposed), lin.args[2])
+            st = Statement(LinearTransposed, args, lin.outputs, (False,) * 3, False)
+            program.forward[program.forward.index(lin)] = st
+        program.forward.insert(first, copy)
+
+
 def eliminate_common_subexpressions(program: Program) -> None:
     """Compute a statement once when another one before it is the same call on the same values
     (the two bias gradients of a cell, which are the same sum; a transpose made twice).
@@ -422,9 +637,13 @@ def _live_statements(statements: list[Statement], live: set[int]) -> list[Statem
 
 
 PASSES: list[Callable[[Program], None]] = [
+    join_sums_of_pieces,
     fuse_gate_activations,
     hoist_input_projections,
     form_recurrent_gradients_once,
+    fold_recurrent_bias,
+    transpose_recurrent_weights,
+    subtract_negations,
     eliminate_common_subexpressions,
     eliminate_dead_code,
 ]
