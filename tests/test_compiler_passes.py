@@ -129,9 +129,11 @@ def test_a_gru_adds_its_r_and_z_pieces_in_one_call_and_fuses_their_sigmoids(monk
         passes.fuse_gate_activations(program)
 
     before, after = programs(monkeypatch, fn, args, joined_then_fused)
-    count = lambda p, f: sum(st.fn is f for st in p.forward)  # noqa: E731
-    assert count(before, mg.ops.Sigmoid) == 6 and count(after, mg.ops.Sigmoid) == 0
-    assert count(after, passes.GateActivations) == 3  # r and z of each step: one block
+    count = lambda p, f: sum(st.fn is f for st in p.forward + p.backward)  # noqa: E731
+    sigmoids = [st for st in after.forward if st.fn is mg.ops.Sigmoid]
+    assert count(before, mg.ops.Sigmoid) == 6 and len(sigmoids) == 3  # r, z: one block a step
+    assert all(after.meta[st.outputs[0]][0] == (2, 10) for st in sigmoids)  # 2 x 5 columns
+    assert count(before, mg.ops.SigmoidGrad) == 6 and count(after, mg.ops.SigmoidGrad) == 3
     assert_same_results(before, after, shapes, np.random.default_rng(5))
 
 

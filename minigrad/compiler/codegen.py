@@ -199,11 +199,14 @@ class Generated:
         """Producers write straight into their slice of a join's result (`lower_parts`, as
         stack and concatenate have) where the part is a buffer written by a lowering and read
         by nothing that could see the difference; the join then only copies the other parts
-        (an input, say), and costs nothing if there are none."""
+        (an input, say), and costs nothing if there are none. Joins are placed from the last
+        back, so a join's result can itself be a part of a later join (a GRU's gate
+        gradients, concatenated, then stacked over the steps): its parts land in the outer
+        result's slice."""
         self.placed: dict[int, int] = {}  # part -> the join's result it lives in
         made_by = {v: how for st, (how, _) in zip(statements, self.code) for v in st.outputs}
-        targets: set[int] = set()
-        for k, st in enumerate(statements):
+        for k in reversed(range(len(statements))):
+            st = statements[k]
             lower_parts = getattr(st.fn, "lower_parts", None)
             if lower_parts is None or self.code[k][0] != "lower":
                 continue
@@ -214,24 +217,29 @@ class Generated:
                 and self.static.get(x) == "buffer"
                 and x not in self.placed
                 and x not in self.aliases_of
-                and x not in targets  # its own parts are placed in it already
                 and parts.count(x) == 1
                 for x in parts
             ]
-            if self.static.get(target) != "buffer" or not any(placeable):
+            in_place = self.static.get(target) == "buffer" or target in self.placed
+            if not in_place or not any(placeable):
                 continue
             args = [self.operand(x) if is_value else self.literal(x) for is_value, x in st.args]
-            targets.add(target)
             copies = []  # the parts that cannot live in the result (inputs, say) are copied
             for x, expr, place in zip(parts, lower_parts(self.operand(target), *args), placeable):
                 if not place:
                     copies.append(f"np.copyto({expr}, v{x})")
                     continue
                 self.placed[x] = target
-                self.root[x] = target
+                self.root[x] = self.root.get(target, target)
                 self.static[x] = "view"
                 self.view_lines.append((x, expr))
             self.code[k] = ("lower", "\n".join(copies)) if copies else ("none", None)
+
+    def home(self, value: int) -> int:
+        """The value whose buffer `value` lives in: itself, or the join it is placed in."""
+        while value in self.placed:
+            value = self.placed[value]
+        return value
 
     def liveness(self, statements: list) -> None:
         """Give every buffer value a buffer id, reusing a buffer once all its readers ran."""
@@ -269,7 +277,7 @@ class Generated:
                 self.buffers.append(p.meta[value])
         for k, st in enumerate(statements):
             for v in st.outputs:
-                v = self.placed.get(v, v)  # a part: its join's buffer, allocated at the first
+                v = self.home(v)  # a part: its join's buffer, allocated at the first
                 if self.static.get(v) != "buffer" or v in self.buffer_of:
                     continue
                 key = p.meta[v]

@@ -34,7 +34,7 @@ from ..ops import (
     Transpose,
     Unstack,
 )
-from .program import VALUE, Program, Statement
+from .program import Program, Statement
 
 
 class GateActivations(Function):
@@ -165,9 +165,10 @@ def fuse_gate_activations(program: Program) -> None:
     (an LSTM's i, f, g, o), forward and backward.
 
     Forward: `Split` + one `Sigmoid`/`Tanh` per piece becomes `GateActivations` on the whole
-    pre-activation, then a `Split` of its result (the gates are views). Backward: the pieces'
-    `SigmoidGrad`/`TanhGrad` joined by one `Concatenate` become a `Concatenate` of the incoming
-    gradients and one `GateActivationsGrad`. 13 numpy calls become 4 each way for an LSTM.
+    pre-activation (or one `Sigmoid` if every piece is one, as a GRU's r and z), then a `Split`
+    of its result (the gates are views). Backward: the pieces' `SigmoidGrad`/`TanhGrad`, joined
+    side by side, become a `Concatenate` of the incoming gradients and one
+    `GateActivationsGrad` (or `SigmoidGrad`). 13 numpy calls become 4 each way for an LSTM.
     """
     read = readers(program)
     forward = program.forward
@@ -191,10 +192,14 @@ def fuse_gate_activations(program: Program) -> None:
         gates = tuple(act.outputs[0] for act in acts)
         position = forward.index(st)
         no_grad = (False,) * 3
+        kinds = {act.fn for act in acts}
+        if len(kinds) == 1:  # all sigmoids (a GRU's r and z) or all tanh: that op, on the block
+            activation = Statement(kinds.pop(), ((True, a),), (y,), (False,), False)
+        else:
+            args = ((True, a), (False, scale), (False, shift))
+            activation = Statement(GateActivations, args, (y,), no_grad, False)
         forward[position : position + 1] = [
-            Statement(
-                GateActivations, ((True, a), (False, scale), (False, shift)), (y,), no_grad, False
-            ),
+            activation,
             Statement(Split, ((True, y), *st.args[1:]), gates, (False,) * 4, True),
         ]
         for act in acts:
@@ -213,7 +218,11 @@ def _fuse_gate_gradients(
     a1: np.ndarray,
     a0: np.ndarray,
 ) -> None:
-    """The backward half of `fuse_gate_activations`, where the pattern is there."""
+    """The backward half of `fuse_gate_activations`, where the pattern is there: the gates'
+    derivatives are read only by joins (`Concatenate` along the split axis) that hold them
+    side by side in gate order. One join of exactly them (an LSTM's) becomes the fused
+    derivative; several (a GRU's r and z, joined once for W_ih's gradient and once for
+    W_hh's) read the fused block as one part each."""
     backward = program.backward
     grads_of = {}
     for gate, fn in zip(gates, derivatives):
@@ -221,16 +230,14 @@ def _fuse_gate_gradients(
         if len(derivative) != 1 or derivative[0] not in backward:
             return
         grads_of[gate] = derivative[0]
-    joins = [read.get(grads_of[g].outputs[0], []) for g in gates]
-    if not all(len(j) == 1 and j[0] is joins[0][0] for j in joins):
+    outs = tuple((True, grads_of[g].outputs[0]) for g in gates)
+    joins = list({id(u): u for _, v in outs for u in read.get(v, [])}.values())
+    runs = [_run_position(join, outs, axis) for join in joins]
+    if not joins or None in runs or any(join not in backward for join in joins):
         return
-    join = joins[0][0]
-    wanted = tuple((True, grads_of[g].outputs[0]) for g in gates)
-    if join.fn is not Concatenate or join.args != ((False, axis), *wanted):
-        return
-    incoming = grads_of[gates[0]].outputs[0]  # its number, now the joined incoming gradients
-    program.meta[incoming] = program.meta[join.outputs[0]]
-    program.kinds[incoming] = VALUE
+    if len(outs) > 1 and any(len(read[v]) != len(joins) for _, v in outs):
+        return  # a derivative read twice by one join, or by something else
+    incoming = program.new_meta(program.meta[y])
     joined = Statement(
         Concatenate,
         ((False, axis), *(grads_of[g].args[0] for g in gates)),
@@ -238,17 +245,36 @@ def _fuse_gate_gradients(
         (False,) * (len(gates) + 1),
         False,
     )
-    fused = Statement(
-        GateActivationsGrad,
-        ((True, incoming), (True, y), (False, a1), (False, a0)),
-        join.outputs,
-        (False,) * 4,
-        False,
-    )
-    position = backward.index(join)
-    backward[position : position + 1] = [joined, fused]
+    only = len(joins) == 1 and joins[0].args == ((False, axis), *outs)
+    fused_value = joins[0].outputs[0] if only else program.new_meta(program.meta[y])
+    if len(set(derivatives)) == 1:  # every block a sigmoid, s (1 - s) g, or every one a tanh
+        args: tuple = ((True, incoming), (True, y))
+        fused = Statement(derivatives[0], args, (fused_value,), (False,) * 2, False)
+    else:
+        args = ((True, incoming), (True, y), (False, a1), (False, a0))
+        fused = Statement(GateActivationsGrad, args, (fused_value,), (False,) * 4, False)
+    position = min(backward.index(join) for join in joins)
+    for join, run in zip(joins, runs):
+        if only:
+            backward.remove(join)
+            continue
+        parts = (*join.args[:run], (True, fused_value), *join.args[run + len(outs) :])
+        k = backward.index(join)
+        backward[k] = Statement(Concatenate, parts, join.outputs, (False,) * len(parts), False)
+    backward[position:position] = [joined, fused]
     for gate in gates:
         backward.remove(grads_of[gate])
+
+
+def _run_position(join: Statement, outs: tuple, axis: int) -> int | None:
+    """Where `outs` stand side by side (in order) among the arguments of a `Concatenate`
+    along `axis`, or None."""
+    if join.fn is not Concatenate or join.args[0] != (False, axis):
+        return None
+    for k in range(1, len(join.args) - len(outs) + 1):
+        if join.args[k : k + len(outs)] == outs:
+            return k
+    return None
 
 
 def _coefficient_shape(shape: tuple, axis: int) -> tuple:

@@ -191,7 +191,7 @@ class GRUCell(_Cell):
         r = (x_r + h_r).sigmoid()  # r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
         z = (x_z + h_z).sigmoid()  # z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
         n = (x_n + r * h_n).tanh()  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-        return (1 - z) * n + z * h  # h' = (1 - z) * n + z * h
+        return (h - n) * z + n  # h' = (1 - z) * n + z * h, computed as PyTorch does
 
 
 # --- Sequence layers ------------------------------------------------------------------------
