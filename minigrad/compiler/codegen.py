@@ -9,7 +9,8 @@ that views its input. A Function with neither (a user's) is replayed by calling 
 Buffers are planned by liveness over forward then backward: a buffer is reused once the last
 reader of every value living in it has run. Forward values that backward reads keep their
 buffers (backward may run twice with `retain_graph`). Views of buffers are made once, when the
-buffers are allocated, not on every call. The buffers and views of one call live in an `Arena`;
+buffers are allocated, not on every call; an input with many views (one per step, say) is
+copied into a buffer for that, a large one with few is viewed afresh. The buffers and views of one call live in an `Arena`;
 a call holds its arena until its backward is over, so calls whose backward has not run yet get
 arenas of their own. Outputs and gradients are fresh arrays, never buffers.
 """
@@ -26,6 +27,7 @@ from ..engine import Tensor, from_numpy
 
 SIMPLE = (type(None), bool, int, float, str, slice, type(Ellipsis))
 POOL_LIMIT = 4  # idle arenas a program keeps
+COPY_PER_VIEW = 16384  # bytes of an input copied per call cost about as much as making one view
 
 
 class Operand(str):
@@ -150,7 +152,7 @@ class Generated:
         self.code: list[tuple[str, Any]] = []  # per statement: ("lower"|"view"|"call", payload)
         self.aliases_of: dict[int, list[int]] = {}  # a call's output -> roots it may view
         outputs, grads = set(p.outputs), {g for g in p.grads if g is not None}
-        view_readers = set()
+        views_of: dict[int, int] = {}  # value -> how many views statements take of it
         for value, array in p.constants.items():
             self.static[value] = "constant"
             self.namespace[f"v{value}"] = array
@@ -161,7 +163,7 @@ class Generated:
             views = lower_view(outs if st.multi else outs[0], *args) if lower_view else None
             if views is not None:
                 base = next(x for is_value, x in st.args if is_value)
-                view_readers.add(base)
+                views_of[base] = views_of.get(base, 0) + len(st.outputs)
                 self.code.append(("view", views if st.multi else [views]))
                 for v in st.outputs:
                     self.root[v] = self.root.get(base, base)
@@ -189,7 +191,8 @@ class Generated:
                 self.aliases_of[v] = [self.root.get(x, x) for x in sources]
         for value in p.inputs:
             self.root[value] = value
-            if value in view_readers:
+            shape, dtype = p.meta[value]
+            if 0 < math.prod(shape) * dtype.itemsize <= COPY_PER_VIEW * views_of.get(value, 0):
                 self.static[value] = "input"  # copied into a buffer, so its views are made once
         self.view_lines: list[tuple[int, str]] = []  # (value, expression) of views made once
         self.place_parts(statements)
