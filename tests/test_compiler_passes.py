@@ -92,6 +92,7 @@ BOTH, GRU, LSTM = {"lstm", "gru"}, {"gru"}, {"lstm"}
         ),
         (passes.transpose_recurrent_weights, lambda old, new: Linear not in new, BOTH),
         (passes.subtract_negations, lambda old, new: new.count(Neg) < old.count(Neg), GRU),
+        (passes.batch_derivative_factors, lambda old, new: passes.TanhFactor in new, BOTH),
         (passes.eliminate_common_subexpressions, lambda old, new: len(new) < len(old), LSTM),
         (passes.eliminate_dead_code, lambda old, new: len(new) <= len(old), BOTH),
     ],
@@ -187,3 +188,31 @@ def test_a_projection_whose_weight_is_computed_inside_is_left_alone(monkeypatch)
     before, after = programs(monkeypatch, fn, args, passes.hoist_input_projections)
     assert len(before.forward) == len(after.forward)
     assert_same_results(before, after, shapes, np.random.default_rng(2))
+
+
+def test_the_gate_derivatives_of_all_steps_are_formed_at_once_and_in_place(monkeypatch):
+    steps, batch, hidden = 6, 2, 5
+    fn, args, shapes = loop_case("lstm", steps=steps)
+    early = [passes.fuse_gate_activations, passes.hoist_input_projections]
+    early += [passes.form_recurrent_gradients_once, passes.eliminate_common_subexpressions]
+
+    def with_batching(program):
+        for rewrite in early:
+            rewrite(program)
+        passes.batch_derivative_factors(program)
+
+    def without(program):
+        for rewrite in early:
+            rewrite(program)
+
+    _, before = programs(monkeypatch, fn, args, without)
+    _, after = programs(monkeypatch, fn, args, with_batching)
+    count = lambda p, f: sum(st.fn is f for st in p.backward)  # noqa: E731
+    assert count(before, passes.GateActivationsGrad) == steps
+    assert count(after, passes.GateActivationsGrad) == 0 and count(after, passes.GateFactor) == 1
+    assert count(after, passes.MulInPlace) == steps  # each step multiplies over its factor
+    # the factors live where the stacked gate gradients did: what is new is tanh(c)'s factors
+    # (steps x batch x hidden) and at most one step's gate block
+    grown = after.generated.arena_bytes - before.generated.arena_bytes
+    assert grown <= (steps * batch * hidden + batch * 4 * hidden) * 8
+    assert_same_results(before, after, shapes, np.random.default_rng(6))

@@ -10,15 +10,18 @@ Buffers are planned by liveness over forward then backward: a buffer is reused o
 reader of every value living in it has run. Forward values that backward reads keep their
 buffers (backward may run twice with `retain_graph`). Views of buffers are made once, when the
 buffers are allocated, not on every call; an input with many views (one per step, say) is
-copied into a buffer for that, a large one with few is viewed afresh. The buffers and views of one call live in an `Arena`;
-a call holds its arena until its backward is over, so calls whose backward has not run yet get
-arenas of their own. Outputs and gradients are fresh arrays, never buffers.
+copied into a buffer for that, a large one with few is viewed afresh. A lowering whose Function
+says `overwrites = k` writes its result over argument k, which nothing reads afterwards. The
+buffers and views of one call live in an `Arena`; a call holds its arena until its backward is
+over, so calls whose backward has not run yet get arenas of their own. Outputs and gradients
+are fresh arrays, never buffers.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -151,6 +154,7 @@ class Generated:
         self.root: dict[int, int] = {}  # value -> the value owning the memory it lives in
         self.code: list[tuple[str, Any]] = []  # per statement: ("lower"|"view"|"call", payload)
         self.aliases_of: dict[int, list[int]] = {}  # a call's output -> roots it may view
+        self.overwritten: dict[int, int] = {}  # result -> the argument it was written over
         outputs, grads = set(p.outputs), {g for g in p.grads if g is not None}
         views_of: dict[int, int] = {}  # value -> how many views statements take of it
         for value, array in p.constants.items():
@@ -169,6 +173,13 @@ class Generated:
                     self.root[v] = self.root.get(base, base)
                 continue
             lower = getattr(st.fn, "lower", None)
+            overwrites = getattr(st.fn, "overwrites", None)
+            if lower is not None and overwrites is not None:  # written over an argument that
+                target = st.args[overwrites][1]  # nothing reads afterwards: the same memory
+                self.code.append(("lower", lower(args[overwrites], *args)))
+                self.overwritten[st.outputs[0]] = target
+                self.root[st.outputs[0]] = self.root.get(target, target)
+                continue
             text = lower(outs if st.multi else outs[0], *args) if lower else None
             if text is not None:
                 self.code.append(("lower", text))
@@ -202,41 +213,59 @@ class Generated:
         """Producers write straight into their slice of a join's result (`lower_parts`, as
         stack and concatenate have) where the part is a buffer written by a lowering and read
         by nothing that could see the difference; the join then only copies the other parts
-        (an input, say), and costs nothing if there are none. Joins are placed from the last
-        back, so a join's result can itself be a part of a later join (a GRU's gate
-        gradients, concatenated, then stacked over the steps): its parts land in the outer
-        result's slice."""
+        (an input, say), and costs nothing if there are none. Joins are placed in program
+        order, except that a join whose result is itself a part of a later join (a GRU's gate
+        gradients, concatenated, then stacked over the steps) waits for that one, so its
+        parts land in the outer result's slice."""
         self.placed: dict[int, int] = {}  # part -> the join's result it lives in
         made_by = {v: how for st, (how, _) in zip(statements, self.code) for v in st.outputs}
-        for k in reversed(range(len(statements))):
-            st = statements[k]
-            lower_parts = getattr(st.fn, "lower_parts", None)
-            if lower_parts is None or self.code[k][0] != "lower":
+        joins = [k for k, st in enumerate(statements) if hasattr(st.fn, "lower_parts")]
+        outer: dict[int, list[int]] = defaultdict(list)  # join -> the joins reading its result
+        for k in joins:
+            for is_value, x in statements[k].args:
+                if is_value:
+                    outer[x].append(k)
+        settled: set[int] = set()
+
+        def settle(k: int) -> None:
+            if k in settled:
+                return
+            settled.add(k)
+            for j in outer.get(statements[k].outputs[0], ()):
+                settle(j)
+            self.place_join(k, statements[k], made_by)
+
+        for k in joins:
+            settle(k)
+
+    def place_join(self, k: int, st: Any, made_by: dict) -> None:
+        """Place the parts of the join `st` (statement k) in its result, where they can be."""
+        if self.code[k][0] != "lower":
+            return
+        (target,) = st.outputs
+        parts = [x for is_value, x in st.args if is_value]
+        placeable = [
+            made_by.get(x) == "lower"
+            and self.static.get(x) == "buffer"
+            and x not in self.placed
+            and x not in self.aliases_of
+            and parts.count(x) == 1
+            for x in parts
+        ]
+        in_place = self.static.get(target) == "buffer" or target in self.placed
+        if not in_place or not any(placeable):
+            return
+        args = [self.operand(x) if is_value else self.literal(x) for is_value, x in st.args]
+        copies = []  # the parts that cannot live in the result (inputs, say) are copied
+        for x, expr, place in zip(parts, st.fn.lower_parts(self.operand(target), *args), placeable):
+            if not place:
+                copies.append(f"np.copyto({expr}, v{x})")
                 continue
-            (target,) = st.outputs
-            parts = [x for is_value, x in st.args if is_value]
-            placeable = [
-                made_by.get(x) == "lower"
-                and self.static.get(x) == "buffer"
-                and x not in self.placed
-                and x not in self.aliases_of
-                and parts.count(x) == 1
-                for x in parts
-            ]
-            in_place = self.static.get(target) == "buffer" or target in self.placed
-            if not in_place or not any(placeable):
-                continue
-            args = [self.operand(x) if is_value else self.literal(x) for is_value, x in st.args]
-            copies = []  # the parts that cannot live in the result (inputs, say) are copied
-            for x, expr, place in zip(parts, lower_parts(self.operand(target), *args), placeable):
-                if not place:
-                    copies.append(f"np.copyto({expr}, v{x})")
-                    continue
-                self.placed[x] = target
-                self.root[x] = self.root.get(target, target)
-                self.static[x] = "view"
-                self.view_lines.append((x, expr))
-            self.code[k] = ("lower", "\n".join(copies)) if copies else ("none", None)
+            self.placed[x] = target
+            self.root[x] = self.root.get(target, target)
+            self.static[x] = "view"
+            self.view_lines.append((x, expr))
+        self.code[k] = ("lower", "\n".join(copies)) if copies else ("none", None)
 
     def home(self, value: int) -> int:
         """The value whose buffer `value` lives in: itself, or the join it is placed in."""
@@ -365,6 +394,8 @@ class Generated:
                         shape, dtype = p.meta[v]
                         lines.append(f"        v{v} = np.empty({shape!r}, np.{dtype.name})")
                 lines += [f"        {self.direct(line)}" for line in payload.splitlines()]
+                if st.outputs[0] in self.overwritten:
+                    lines.append(f"        v{st.outputs[0]} = v{self.overwritten[st.outputs[0]]}")
             else:
                 targets = ", ".join(f"v{v}" for v in st.outputs)
                 if st.multi:
