@@ -216,3 +216,17 @@ def test_the_gate_derivatives_of_all_steps_are_formed_at_once_and_in_place(monke
     grown = after.generated.arena_bytes - before.generated.arena_bytes
     assert grown <= (steps * batch * hidden + batch * 4 * hidden) * 8
     assert_same_results(before, after, shapes, np.random.default_rng(6))
+
+
+def test_factors_of_zero_dimensional_values_are_batched_right():
+    def fn(x):
+        parts = [x[k].tanh() * x[k + 1].sigmoid() for k in range(3)]  # 0-d values, 0-d factors
+        return mg.stack(parts).sum()
+
+    x = mg.Tensor(np.linspace(-1.0, 1.5, 4), requires_grad=True)
+    compiled = mg.compile(fn)
+    program = compiled.program(x)
+    assert any(st.fn is passes.TanhFactor for st in program.backward)
+    got = mg.grad(compiled(x), [x])[0].data
+    want = mg.grad(fn(x), [x])[0].data
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -236,7 +236,8 @@ class Stack(Function):
 
     @staticmethod
     def lower_parts(out, axis, *tensors):  # where each input lies in the result
-        return [f"{out}[{':, ' * (axis.value % out.ndim)}{k}]" for k in range(len(tensors))]
+        head = ":, " * (axis.value % out.ndim)
+        return [f"{out}[{head}{k}, ...]" for k in range(len(tensors))]  # 0-d parts: arrays too
 
 
 class Unstack(Function):
@@ -255,7 +256,7 @@ class Unstack(Function):
     @staticmethod
     def lower_view(outs, a, axis):
         head = ":, " * axis.value
-        return [f"{a}[{head}{k}]" for k in range(len(outs))]
+        return [f"{a}[{head}{k}, ...]" for k in range(len(outs))]  # 0-d pieces: arrays, too
 
 
 def reshape(a: Any, *shape: Any) -> Tensor:
