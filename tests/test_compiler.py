@@ -227,6 +227,57 @@ def test_compiled_training_matches_eager_training():
     assert not np.allclose(got[0], nn.GRUCell(3, 4, rng=4).weight_ih.data)  # it did train
 
 
+RUNS = {  # name: (module, whether it is a cell stepped in a loop, optimizer)
+    "LSTMCell": (lambda: nn.LSTMCell(4, 5, rng=8), True, "sgd"),
+    "GRUCell": (lambda: nn.GRUCell(4, 5, rng=9), True, "adam"),
+    "LSTM": (lambda: nn.LSTM(4, 5, rng=10), False, "adam"),
+    "GRU": (lambda: nn.GRU(4, 5, rng=11), False, "sgd"),
+}
+
+
+def train_fifty_steps(name, use_compile):
+    """50 optimizer steps on one fixed batch and target (B=3 I=4 H=5 T=6, float64); the final
+    parameters and the loss step's trace count."""
+    make, is_cell, kind = RUNS[name]
+    model = make()
+    rng = np.random.default_rng(12)
+    xs = mg.Tensor(rng.standard_normal((6, 3, 4)))
+    target = mg.Tensor(rng.standard_normal((6, 3, 5)))
+    if kind == "sgd":
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    else:
+        opt = optim.Adam(model.parameters(), lr=0.01)
+
+    def loss(xs, target):
+        if not is_cell:
+            return ((model(xs)[0] - target) ** 2).mean()
+        h = mg.Tensor(np.zeros((3, 5)))
+        state = (h, h) if isinstance(model, nn.LSTMCell) else h
+        outputs = []
+        for x in mg.unstack(xs):
+            state = model(x, state)
+            outputs.append(state[0] if isinstance(state, tuple) else state)
+        return ((mg.stack(outputs) - target) ** 2).mean()
+
+    step = mg.compile(loss) if use_compile else loss
+    for _ in range(50):
+        opt.zero_grad()
+        step(xs, target).backward()
+        opt.step()
+    return [p.data.copy() for p in model.parameters()], getattr(step, "traces", 0)
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_fifty_compiled_training_steps_end_where_eager_ends(name):
+    want, _ = train_fifty_steps(name, use_compile=False)
+    got, traces = train_fifty_steps(name, use_compile=True)
+    assert traces == 1
+    start = [p.data for p in RUNS[name][0]().parameters()]
+    for g, w, s in zip(got, want, start):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
+        assert np.abs(w - s).max() > 1e-3  # each parameter moved: the comparison means something
+
+
 # --- Cache and retracing -------------------------------------------------------------------
 
 
