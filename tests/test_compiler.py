@@ -646,3 +646,18 @@ def test_listing_writes_literals_and_names_a_zero_d_parameter():
     compiled = mg.compile(lambda x: (1 - x) * scale)
     text = str(compiled.program(mg.Tensor(np.ones(3), requires_grad=True)))
     assert "= Sub(1.0, x0)" in text and "Mul(t2, p1)" in text
+
+
+def test_check_keeps_no_program_it_refused(monkeypatch):
+    finish = Program.finish
+
+    def wrong_finish(program):  # a faulty rewrite: the Mul becomes an Add
+        next(st for st in program.forward if st.fn is mg.ops.Mul).fn = mg.ops.Add
+        finish(program)
+
+    monkeypatch.setattr(Program, "finish", wrong_finish)
+    compiled = mg.compile(lambda x: (x * x).sum(), check=True)
+    x = mg.Tensor(np.full(3, 0.5), requires_grad=True)
+    for _ in range(2):  # refused each time, never replayed
+        with pytest.raises(mg.CompileError, match="check=True.*output 0"):
+            compiled(x)
