@@ -230,3 +230,27 @@ def test_factors_of_zero_dimensional_values_are_batched_right():
     got = mg.grad(compiled(x), [x])[0].data
     want = mg.grad(fn(x), [x])[0].data
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_the_sigmoids_halving_moves_into_the_weights(monkeypatch, kind):
+    fn, args, shapes = loop_case(kind, steps=4)
+    early = [passes.join_sums_of_pieces, passes.fuse_gate_activations]
+    early += [passes.hoist_input_projections, passes.fold_recurrent_bias]
+
+    def run_passes(with_prescale):
+        def rewrite(program):
+            for early_pass in early:
+                early_pass(program)
+            if with_prescale:
+                passes.prescale_gate_inputs(program)
+
+        return rewrite
+
+    _, before = programs(monkeypatch, fn, args, run_passes(False))
+    _, after = programs(monkeypatch, fn, args, run_passes(True))
+    fns = [st.fn for st in after.forward]
+    assert fns.count(passes.ScaledTanh) == 4  # every step's gate block
+    assert passes.GateActivations not in fns and mg.ops.Sigmoid not in fns
+    assert fns.count(passes.Scale) in (3, 4)  # W_ih, the bias(es), W_hh: once per call
+    assert_same_results(before, after, shapes, np.random.default_rng(7))

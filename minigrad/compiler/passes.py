@@ -577,12 +577,160 @@ def _recurrent_term(program: Program, read: dict, made_by: dict, piece: int) -> 
     return term
 
 
+class Scale(Function):
+    """a * scale, for a static coefficient array: a weight's rows or a bias, rescaled."""
+
+    @staticmethod
+    def forward(ctx, a, scale):
+        return a.data * scale
+
+    @staticmethod
+    def lower(out, a, scale):
+        return f"np.multiply({a}, {scale}, out={out})"
+
+
+class ScaledTanh(Function):
+    """scale * tanh(a) + shift: `GateActivations` (or a sigmoid, scale = shift = 1/2) whose
+    input was already multiplied by `scale`, in the weights that make it."""
+
+    @staticmethod
+    def forward(ctx, a, scale, shift):
+        return scale * np.tanh(a.data) + shift
+
+    @staticmethod
+    def lower(out, a, scale, shift):
+        return f"np.tanh({a}, out={out})\nnp.multiply({out}, {scale}, out={out})\n" + (
+            f"np.add({out}, {shift}, out={out})"
+        )
+
+
+def prescale_gate_inputs(program: Program) -> None:
+    """Fold the 1/2 of sigmoid(a) = tanh(a/2)/2 + 1/2 into the weights, once per call.
+
+    Each step's gate block is `GateActivations(P_t + Linear(h_t, W_hh))` (or a `Sigmoid` of
+    such a sum of column blocks, a GRU's r and z), with P_t a step of the hoisted projection
+    `Linear(X, W_ih, b)`. The gate columns of W_ih, b, W_hh and b_hh are scaled instead (the
+    halving is exact), so each step goes straight to the tanh: one call fewer a step, as the
+    hand-derived BPTT halves its sigmoid rows. Backward is unchanged: it reads the gates, never
+    the pre-activations, and the weights as they are.
+    """
+    read = readers(program)
+    made_by = {v: st for st in program.forward for v in st.outputs}
+    backward_reads = set(program.forward_reads(program.backward))
+    groups: dict[int, list] = defaultdict(list)  # the projection's Unstack -> its steps
+    for act in program.forward:
+        step = _gate_step(program, read, made_by, act)
+        if step is not None:
+            groups[id(step[0])].append(step)
+    for steps in groups.values():
+        unstack, _, _, lo, hi, scale, *_ = steps[0]
+        projection = made_by.get(unstack.args[0][1])
+        recurrent = [term for _, term, *_ in steps]
+        if projection is None or projection.fn is not Linear or len(steps) != len(unstack.outputs):
+            continue
+        if read[projection.outputs[0]] != [unstack] or any(
+            (s[3], s[4]) != (lo, hi) or not np.array_equal(s[5], scale) for s in steps
+        ):
+            continue
+        if any(term.args[1:] != recurrent[0].args[1:] for term in recurrent):
+            continue
+        touched = [*unstack.outputs, *(term.outputs[0] for term in recurrent)]
+        if backward_reads.intersection(touched):
+            continue  # backward reads a pre-activation, which would change
+        if not all(_only_block_read(program, read, v, lo, hi) for v in touched):
+            continue  # something else reads the columns that would change
+        position = program.forward.index(projection)
+        weights = [arg[1] for arg in (*projection.args[1:], *recurrent[0].args[1:]) if arg[0]]
+        if any(w in made_by and program.forward.index(made_by[w]) > position for w in weights):
+            continue
+        width = program.meta[projection.outputs[0]][0][-1]
+        column = np.ones(width, program.meta[projection.outputs[0]][1])
+        column[lo:hi] = scale
+        new, renamed = [], {}
+        for weight in dict.fromkeys(weights):  # W_ih, b, W_hh, b_hh
+            shape, dtype = program.meta[weight]
+            coefficient = column[:, None] if len(shape) == 2 else column
+            renamed[weight] = program.new_meta((shape, dtype))
+            scaling: tuple = ((True, weight), (False, coefficient))
+            new.append(Statement(Scale, scaling, (renamed[weight],), (False,) * 2, False))
+        for st in [projection, *recurrent]:
+            rescaled = tuple((v, renamed.get(x, x) if v else x) for v, x in st.args)
+            k = program.forward.index(st)
+            program.forward[k] = Statement(Linear, rescaled, st.outputs, (False,) * 3, False)
+        for _, _, act, _, _, _, scale_arg, shift_arg in steps:
+            args: tuple = (act.args[0], (False, scale_arg), (False, shift_arg))
+            k = program.forward.index(act)
+            program.forward[k] = Statement(ScaledTanh, args, act.outputs, (False,) * 3, False)
+        program.forward[position:position] = new
+
+
+def _only_block_read(program: Program, read: dict, value: int, lo: int, hi: int) -> bool:
+    """Is `value` read (forward) only by the one sum of its columns lo:hi, directly or as a
+    piece of a `Split`, and otherwise only in columns outside lo:hi?"""
+    for st in read.get(value, []):
+        if st.fn is Add:
+            continue  # the sum itself (checked by the caller)
+        if st.fn is not Split or st.args[2][1] != len(program.meta[value][0]) - 1:
+            return False
+        bounds = st.args[1][1]
+        for start, stop, piece in zip(bounds, bounds[1:], st.outputs):
+            overlaps = start < hi and lo < stop
+            if overlaps and (start, stop) != (lo, hi) and read.get(piece):
+                return False
+    return True
+
+
+def _gate_step(program: Program, read: dict, made_by: dict, act: Statement) -> tuple | None:
+    """For a gate activation of `P_t + Linear(h_t, W, b)` (whole, or the same column block of
+    each): (the Unstack making P_t, the Linear, act, lo, hi, the scale per column, and the
+    activation's own scale and shift), or None."""
+    if act.fn is GateActivations:
+        scale, shift = act.args[1][1], act.args[2][1]
+        if scale.ndim != 1:
+            return None
+    elif act.fn is Sigmoid:
+        scale = shift = 0.5
+    else:
+        return None
+    a = act.args[0][1]
+    add = made_by.get(a)
+    if add is None or add.fn is not Add or read[a] != [act]:
+        return None
+    if not all(is_value and read[x] == [add] for is_value, x in add.args):
+        return None
+    blocks = [_columns(program, made_by, x) for _, x in add.args]
+    if blocks[0][1:] != blocks[1][1:]:
+        return None
+    _, lo, hi = blocks[0]
+    for piece, term in (blocks[0][0], blocks[1][0]), (blocks[1][0], blocks[0][0]):
+        unstack, linear = made_by.get(piece), made_by.get(term)
+        if unstack is None or linear is None or unstack.fn is not Unstack:
+            continue
+        if linear.fn is Linear and linear.args[1][0]:
+            scales = np.full(hi - lo, scale) if np.ndim(scale) == 0 else scale
+            return unstack, linear, act, lo, hi, scales, scale, shift
+    return None
+
+
+def _columns(program: Program, made_by: dict, value: int) -> tuple:
+    """(the value this is a block of columns of, first column, end): through one `Split`
+    along the last axis, or the value itself, whole."""
+    st = made_by.get(value)
+    if st is not None and st.fn is Split:
+        (_, base), (_, bounds), (_, axis) = st.args[:3]
+        if axis == len(program.meta[base][0]) - 1:
+            k = st.outputs.index(value)
+            return base, bounds[k], bounds[k + 1]
+    return value, 0, program.meta[value][0][-1]
+
+
 def transpose_recurrent_weights(program: Program) -> None:
     """A weight used by a `Linear` at every step is transposed into a contiguous copy once per
     call (`TransposedCopy`), and the steps multiply by that: BLAS is about 1.4x faster on it
     than on the transposed view at an LSTM's (32, 128) @ (128, 512), as the hand-derived
     BPTT knows. Backward keeps the weight as it is (G @ W needs no transpose)."""
-    for weight in program.inputs:
+    weights = {st.args[1][1] for st in program.forward if st.fn is Linear and st.args[1][0]}
+    for weight in sorted(weights):
         linears = [
             st
             for st in program.forward
@@ -814,6 +962,7 @@ PASSES: list[Callable[[Program], None]] = [
     hoist_input_projections,
     form_recurrent_gradients_once,
     fold_recurrent_bias,
+    prescale_gate_inputs,
     transpose_recurrent_weights,
     subtract_negations,
     eliminate_common_subexpressions,
