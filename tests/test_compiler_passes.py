@@ -305,3 +305,16 @@ def test_every_cell_loop_compiles_to_eagers_values_and_gradients(
         np.testing.assert_allclose(got_loss.data, eager.data, rtol=1e-12, atol=1e-12)
         for g, w in zip(got, want):
             np.testing.assert_allclose(g.data, w.data, rtol=1e-10, atol=1e-12)
+
+
+def test_a_gru_copies_its_r_and_z_gradients_once_after_the_loop_not_every_step(monkeypatch):
+    steps = 5
+    fn, args, shapes = loop_case("gru", steps=steps)
+    with_it = mg.compile(fn).program(*args)  # every pass
+    without = [p for p in passes.PASSES if p is not passes.share_stacked_pieces]
+    monkeypatch.setattr(passes, "PASSES", without)
+    without_it = mg.compile(fn).program(*args)
+    copies = lambda p: p.source[p.source.index("def backward") :].count("np_copyto(")  # noqa: E731
+    assert copies(without_it) >= steps  # each step copies its r, z gradients once more
+    assert copies(with_it) <= 2  # one copy of all of them; h_0 into the stack of states
+    assert_same_results(without_it, with_it, shapes, np.random.default_rng(8))

@@ -10,7 +10,8 @@ since a differentiable replay (`create_graph=True`) replays the program as trace
     gates.py        a step's gate blocks: one activation call forward and backward
     projections.py  a loop's matrix products: hoisted, formed once, transposed once
     factors.py      activation derivatives' factors formed for all steps at once
-    cleanup.py      negations into subtractions, repeated and dead code removed
+    cleanup.py      negations into subtractions, stacked pieces shared, repeated and dead
+                    code removed
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..program import Program
 from .cleanup import (
     eliminate_common_subexpressions,
     eliminate_dead_code,
+    share_stacked_pieces,
     subtract_negations,
 )
 from .common import readers
@@ -63,6 +65,8 @@ PASSES: list[Callable[[Program], None]] = [
     eliminate_common_subexpressions,
     batch_derivative_factors,
     eliminate_dead_code,
+    share_stacked_pieces,  # after dead code is gone: it needs to see who really reads a join
+    eliminate_dead_code,
 ]
 
 
@@ -90,6 +94,7 @@ __all__ = [
     "join_sums_of_pieces",
     "prescale_gate_inputs",
     "readers",
+    "share_stacked_pieces",
     "subtract_negations",
     "transpose_recurrent_weights",
 ]

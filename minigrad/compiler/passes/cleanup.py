@@ -1,9 +1,12 @@
-"""Clean-ups that any program gains from: a negation summed in becomes a subtraction, a
-computation repeated is made once, and what nothing reads is dropped."""
+"""Clean-ups that any program gains from: a negation summed in becomes a subtraction, a stack of
+joins shares the pieces another stack holds, a computation repeated is made once, and what
+nothing reads is dropped."""
 
 from __future__ import annotations
 
-from ...ops import Add, Neg, Sub
+import numpy as np
+
+from ...ops import Add, Concatenate, Neg, Split, Stack, Sub
 from ..program import Program, Statement
 from .common import readers
 
@@ -27,6 +30,98 @@ def subtract_negations(program: Program) -> None:
                     statements[statements.index(st)] = sub
                     statements.remove(neg)
                     break
+
+
+def share_stacked_pieces(program: Program) -> None:
+    """A `Stack` of joins is the join of the stacks of their pieces:
+    `Stack([Concatenate(a_t, b_t)]) = Concatenate(Stack(a_t), Stack(b_t))`. Rewritten so where
+    the stack of one piece is already a slice of another stack: a GRU's r and z gradients are
+    joined at every step both for W_hh's gradient (read at that step) and for W_ih's (read
+    only after the loop), and are then copied once, after the loop, not at every step.
+    """
+    read = readers(program)
+    made_by = {v: st for st in program.backward for v in st.outputs}
+    for stack in [st for st in program.backward if st.fn is Stack and st.args[0] == (False, 0)]:
+        layout = _joined_parts(program, read, made_by, stack)
+        if layout is None:
+            continue
+        bounds, slots = layout
+        pieces: list = []
+        new: list[Statement] = []
+        for values in slots:
+            shared = _slice_of_a_stack(program, made_by, stack, values)
+            if shared is not None:
+                new.append(shared[0])
+                pieces.append(shared[1])
+                continue
+            shape, dtype = program.meta[values[0]]
+            out = program.new_meta(((len(values), *shape), dtype))
+            parts = tuple((True, v) for v in values)
+            new.append(Statement(Stack, ((False, 0), *parts), (out,), (False,) * 4, False))
+            pieces.append(out)
+        if all(st.fn is Stack for st in new):
+            continue  # nothing shared: nothing to gain
+        axis = len(program.meta[stack.outputs[0]][0]) - 1
+        args = ((False, axis), *((True, v) for v in pieces))
+        joined = Statement(Concatenate, args, stack.outputs, (False,) * len(args), False)
+        k = program.backward.index(stack)
+        program.backward[k : k + 1] = [*new, joined]
+        read = readers(program)
+        made_by = {v: st for st in program.backward for v in st.outputs}
+
+
+def _joined_parts(program: Program, read: dict, made_by: dict, stack: Statement):
+    """(the column bounds, the values in each slot over the steps) if every part of `stack` is
+    a `Concatenate` along its last axis that only the stack reads, all cut alike; or None."""
+    bounds = None
+    slots: list[list[int]] = []
+    for is_value, part in stack.args[1:]:
+        join = made_by.get(part)
+        if not is_value or join is None or join.fn is not Concatenate:
+            return None
+        last = len(program.meta[part][0]) - 1
+        if join.args[0] != (False, last) or read[part] != [stack]:
+            return None
+        values = [x for is_value, x in join.args[1:] if is_value]
+        if len(values) != len(join.args) - 1:
+            return None
+        widths = [program.meta[v][0][-1] for v in values]
+        cut = tuple(np.cumsum([0, *widths]).tolist())
+        if bounds is not None and cut != bounds:
+            return None
+        bounds = cut
+        slots = slots or [[] for _ in values]
+        for slot, v in zip(slots, values):
+            slot.append(v)
+    return (bounds, slots) if bounds is not None else None
+
+
+def _slice_of_a_stack(program: Program, made_by: dict, stack: Statement, values: list):
+    """(a `Split` statement, the piece) viewing `values`' stack inside another, earlier stack
+    of joins that holds them in the same slot, step for step; or None."""
+    position = program.backward.index(stack)
+    for other in program.backward[:position]:
+        if other.fn is not Stack or other is stack or other.args[0] != (False, 0):
+            continue
+        joins = [made_by.get(x) for _, x in other.args[1:]]
+        found = [[x for _, x in j.args[1:]] for j in joins if j is not None and j.fn is Concatenate]
+        if len(found) != len(values) or len(joins) != len(values):
+            continue
+        slots = {k for k, x in enumerate(found[0]) if x == values[0]}
+        slot = next((k for k in slots if all(f[k] == v for f, v in zip(found, values))), None)
+        if slot is None:
+            continue
+        widths = [program.meta[x][0][-1] for x in found[0]]
+        bounds = tuple(np.cumsum([0, *widths]).tolist())
+        shape, dtype = program.meta[other.outputs[0]]
+        axis = len(shape) - 1
+        outs = tuple(
+            program.new_meta((shape[:axis] + (stop - start,), dtype))
+            for start, stop in zip(bounds, bounds[1:])
+        )
+        args = ((True, other.outputs[0]), (False, bounds), (False, axis), (False, None))
+        return Statement(Split, args, outs, (False,) * 4, True), outs[slot]
+    return None
 
 
 def eliminate_common_subexpressions(program: Program) -> None:

@@ -103,6 +103,7 @@ def batch_derivative_factors(program: Program) -> None:
         statics = tuple(np.asarray(x).tobytes() for is_value, x in st.args[2:] if not is_value)
         groups[(st.fn, program.meta[saved[1]], statics)].append(st)
     read = readers(program, program.backward)
+    made_at = {v: k for k, st in enumerate(program.forward) for v in st.outputs}
     for (fn, (shape, dtype), _), group in groups.items():
         saved = [st.args[1][1] for st in group]
         if len(group) < 2 or len(set(saved)) != len(saved):
@@ -111,7 +112,9 @@ def batch_derivative_factors(program: Program) -> None:
         if stack is not None:  # in place: the products' order is the stack's
             order = {part: k for k, (_, part) in enumerate(stack.args[1:])}
             group.sort(key=lambda st: order[st.outputs[0]])
-            saved = [st.args[1][1] for st in group]
+        else:  # in the order forward made the values: the steps' order
+            group.sort(key=lambda st: made_at.get(st.args[1][1], -1))
+        saved = [st.args[1][1] for st in group]
         steps = len(group)
         no = (False,) * 4
         stacked = program.new_meta(((steps, *shape), dtype))
