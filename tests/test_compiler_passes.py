@@ -318,3 +318,27 @@ def test_a_gru_copies_its_r_and_z_gradients_once_after_the_loop_not_every_step(m
     assert copies(without_it) >= steps  # each step copies its r, z gradients once more
     assert copies(with_it) <= 2  # one copy of all of them; h_0 into the stack of states
     assert_same_results(without_it, with_it, shapes, np.random.default_rng(8))
+
+
+def test_a_projection_read_elsewhere_keeps_its_scale(monkeypatch):
+    cell = nn.GRUCell(3, 5, rng=0)
+
+    def fn(x, h, c):
+        projected = mg.unstack(mg.linear(x, cell.weight_ih, cell.bias_ih))
+        total = 0.0
+        for p_t in projected:  # a GRU step, as GRUCell.step writes it
+            x_r, x_z, x_n = mg.split(p_t, 3, axis=-1)
+            h_r, h_z, h_n = mg.split(mg.linear(h, cell.weight_hh, cell.bias_hh), 3, axis=-1)
+            r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+            n = (x_n + r * h_n).tanh()
+            h = (h - n) * z + n
+            total = total + (p_t + 1.0).sum()  # the projection read again, unscaled
+        return (h * c).sum() + total
+
+    shapes = [(3, 2, 3), (2, 5), (2, 5)]
+    args = [mg.Tensor(np.zeros(s), requires_grad=True) for s in shapes]
+    compiled = mg.compile(fn).program(*args)
+    monkeypatch.setattr(passes, "PASSES", [])
+    traced = mg.compile(fn).program(*args)
+    assert passes.ScaledTanh not in [st.fn for st in compiled.forward]  # left as it was
+    assert_same_results(traced, compiled, shapes, np.random.default_rng(9))

@@ -309,7 +309,8 @@ def prescale_gate_inputs(program: Program) -> None:
         touched = [*unstack.outputs, *(term.outputs[0] for term in recurrent)]
         if backward_reads.intersection(touched):
             continue  # backward reads a pre-activation, which would change
-        if not all(_only_block_read(program, read, v, lo, hi) for v in touched):
+        sums = {id(made_by[act.args[0][1]]) for _, _, act, *_ in steps}  # the steps' own sums
+        if not all(_only_block_read(program, read, v, lo, hi, sums) for v in touched):
             continue  # something else reads the columns that would change
         position = program.forward.index(projection)
         weights = [arg[1] for arg in (*projection.args[1:], *recurrent[0].args[1:]) if arg[0]]
@@ -336,12 +337,12 @@ def prescale_gate_inputs(program: Program) -> None:
         program.forward[position:position] = new
 
 
-def _only_block_read(program: Program, read: dict, value: int, lo: int, hi: int) -> bool:
-    """Is `value` read (forward) only by the one sum of its columns lo:hi, directly or as a
-    piece of a `Split`, and otherwise only in columns outside lo:hi?"""
+def _only_block_read(program: Program, read: dict, value: int, lo: int, hi: int, sums: set) -> bool:
+    """Is `value` read (forward) only by one of the steps' `sums` of columns lo:hi (directly
+    or as a piece of a `Split`), and otherwise only in columns outside lo:hi?"""
     for st in read.get(value, []):
-        if st.fn is Add:
-            continue  # the sum itself (checked by the caller)
+        if id(st) in sums:
+            continue  # a step's sum itself (checked by the caller)
         if st.fn is not Split or st.args[2][1] != len(program.meta[value][0]) - 1:
             return False
         bounds = st.args[1][1]
