@@ -34,6 +34,7 @@ from common import (
     adding_scores,
     check_cells,
     color,
+    evaluation,
     markdown_table,
     need_matplotlib,
     preset_parser,
@@ -65,11 +66,12 @@ def run_one(
     def loss_fn(x: mg.Tensor, y: mg.Tensor) -> mg.Tensor:
         return F.mse_loss(model(x), y)
 
+    forward = evaluation(model, compiled=not args.eager, say=progress.write)
     curve = train(
         model,
         lambda rng: adding_batch(rng, length, args.batch, args.variant),
         loss_fn,
-        lambda: adding_scores(model, test_x, test_y)[0],
+        lambda: adding_scores(forward, test_x, test_y)[0],
         steps=args.steps,
         optimizer=args.optimizer,
         lr=args.lr,
@@ -81,7 +83,8 @@ def run_one(
         rng=np.random.default_rng([seed, length]),
         progress=progress,
     )
-    mse, accuracy = adding_scores(model, test_x, test_y)
+    curve.test_compile_seconds = forward.compile_seconds
+    mse, accuracy = adding_scores(forward, test_x, test_y)
     return dict(cell=cell, length=length, seed=seed, curve=curve, mse=mse, accuracy=accuracy)
 
 

@@ -131,10 +131,14 @@ def adding_batch(
     return inputs.astype(dtype), targets[:, None].astype(dtype)
 
 
-def adding_scores(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean squared error and the share of answers within 0.04 of the target (the criterion)."""
+def adding_scores(
+    forward: Callable[[mg.Tensor], mg.Tensor], x: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
+    """Mean squared error and the share of answers within 0.04 of the target (the criterion).
+
+    `forward` is the model, or its `evaluation` (compiled)."""
     with mg.no_grad():
-        error = model(x).data - y
+        error = forward(mg.Tensor(x)).data - y
     return float(np.mean(error**2)), float(np.mean(np.abs(error) < 0.04))
 
 
@@ -230,49 +234,68 @@ class Curve:
     errors: list[float] = field(default_factory=list)
     seconds: float = 0.0
     compile_seconds: float | None = None  # the first (tracing) step; None: the step ran eagerly
+    test_compile_seconds: float | None = None  # the test forward's trace; None: eager
 
     def first_below(self, threshold: float) -> int | None:
         """The first evaluated step whose test error is below `threshold` (None: never)."""
         return next((s for s, e in zip(self.steps, self.errors) if e < threshold), None)
 
     def compiled_note(self) -> str:
-        """', compiled in 0.28s' for a compiled run, ', eager' for an eager one."""
-        seconds = self.compile_seconds
-        return ", eager" if seconds is None else f", compiled in {seconds:.2f}s"
+        """', compiled in 0.28s, test 0.05s' for a compiled run (the training step's trace,
+        the test forward's), ', eager' for an eager one."""
+        step, test = (
+            "eager" if s is None else f"{s:.2f}s"
+            for s in (self.compile_seconds, self.test_compile_seconds)
+        )
+        if step == test == "eager":
+            return ", eager"
+        return f", compiled in {step}, test {test}"
 
 
-class TrainingStep:
-    """forward+loss as `loss_fn(*tensors) -> loss`, compiled with `mg.compile` unless `compiled`
-    is False. The first call traces (its forward and backward are timed, `compile_seconds`); a
+class CompiledOrEager:
+    """`fn(*tensors)`, compiled with `mg.compile` unless `compiled` is False. The first call
+    traces (timed with what `after` does with its result, a backward: `compile_seconds`); a
     function that cannot be compiled (`mg.CompileError`) runs eagerly, said in one line."""
 
     def __init__(
-        self, loss_fn: Callable[..., mg.Tensor], compiled: bool, say: Callable[[str], None] = print
+        self, fn: Callable[..., mg.Tensor], compiled: bool, say: Callable[[str], None] = print
     ) -> None:
-        self.loss_fn, self.say = loss_fn, say
-        self.compiled = mg.compile(loss_fn) if compiled else None
+        self.fn, self.say = fn, say
+        self.compiled = mg.compile(fn) if compiled else None
         self.compile_seconds: float | None = None
 
-    def backward(self, optimizer: optim.Optimizer, *tensors: mg.Tensor) -> mg.Tensor:
-        """The loss on `tensors`, its gradients in the parameters (zeroed first)."""
+    def __call__(
+        self, *tensors: mg.Tensor, after: Callable[[mg.Tensor], object] = lambda result: None
+    ) -> mg.Tensor:
         if self.compiled is not None and self.compile_seconds is None:
             started = time.perf_counter()
             try:
-                loss = self.compiled(*tensors)
-                optimizer.zero_grad()
-                loss.backward()
+                result = self.compiled(*tensors)
+                after(result)
             except mg.CompileError as error:
-                name = getattr(self.loss_fn, "__qualname__", "the training step")
+                name = getattr(self.fn, "__qualname__", "the function")
                 reason = str(error).splitlines()[0]
                 self.say(f"cannot compile {name} ({reason}): running it eagerly")
                 self.compiled = None
             else:
                 self.compile_seconds = time.perf_counter() - started
-                return loss
-        loss = (self.loss_fn if self.compiled is None else self.compiled)(*tensors)
-        optimizer.zero_grad()
-        loss.backward()
-        return loss
+                return result
+        result = (self.fn if self.compiled is None else self.compiled)(*tensors)
+        after(result)
+        return result
+
+
+def evaluation(
+    model: nn.Module, compiled: bool, say: Callable[[str], None] = print, **keywords: Any
+) -> CompiledOrEager:
+    """`model(x, **keywords)` for the test measurements (under no_grad: a forward-only
+    program), compiled unless `compiled` is False."""
+
+    def forward(x: mg.Tensor) -> mg.Tensor:
+        return model(x, **keywords)
+
+    forward.__qualname__ = f"the test forward of {type(model).__name__}"
+    return CompiledOrEager(forward, compiled, say)
 
 
 def train(
@@ -298,7 +321,12 @@ def train(
     `solved` for `patience` measurements."""
     opt = make_optimizer(optimizer, model.parameters(), lr)
     say = print if progress is None else progress.write
-    step_fn = TrainingStep(loss_fn, compiled, say)
+    step_fn = CompiledOrEager(loss_fn, compiled, say)
+
+    def backward(loss: mg.Tensor) -> None:
+        opt.zero_grad()
+        loss.backward()
+
     curve, started, streak = Curve(), time.perf_counter(), 0
     for step in range(steps + 1):
         if step % every == 0 or step == steps:
@@ -308,7 +336,7 @@ def train(
             streak = streak + 1 if error < solved else 0
             if streak >= patience or step == steps:
                 break
-        loss = step_fn.backward(opt, *(mg.Tensor(a) for a in batch_of(rng)))
+        loss = step_fn(*(mg.Tensor(a) for a in batch_of(rng)), after=backward)
         if clip:
             nn.clip_grad_norm_(model.parameters(), clip)
         opt.step()

@@ -264,7 +264,8 @@ def test_adding_problem_smoke_is_the_same_compiled_and_eager(tmp_path: Path) -> 
         outputs.append(result.stdout)
         tables.append([row[:8] for row in table_rows((out / "adding_problem.md").read_text())])
     assert tables[0] == tables[1] and len(tables[0]) == 5  # header and 4 cells, seconds left out
-    assert re.search(r"\(\d+s, compiled in \d+\.\d\ds\)", outputs[0]) and ", eager)" in outputs[1]
+    compiled = r"\(\d+s, compiled in \d+\.\d\ds, test \d+\.\d\ds\)"  # the step's, the test's
+    assert re.search(compiled, outputs[0]) and ", eager)" in outputs[1]
     assert "compiled in" not in outputs[1]
 
 
@@ -308,6 +309,38 @@ def test_lstm_variants_smoke_writes_the_table(tmp_path: Path) -> None:
     for row in rows:
         assert 0 < float(row[2]) < 1.0 and 0 <= float(row[5]) <= 1.0
         assert row[3] == row[6] == "0/1" and row[4] == row[7] == "-"  # 10 steps solve nothing
+
+
+def test_lstm_variants_smoke_is_the_same_compiled_and_eager(tmp_path: Path) -> None:
+    """Both tasks' test measurements (the adding MSE, the copy error) compiled and eager."""
+    tables, outputs = [], []
+    for flags in ([], ["--eager"]):
+        out = tmp_path / ("eager" if flags else "compiled")
+        result = run_example("lstm_variants.py", "--smoke", *flags, "--out", str(out))
+        outputs.append(result.stdout)
+        tables.append([row[:8] for row in table_rows((out / "lstm_variants.md").read_text())])
+    assert tables[0] == tables[1] and len(tables[0]) == 3  # header, lstm, gru; seconds left out
+    assert outputs[0].count(", test 0.") == 4 and ", test" not in outputs[1]  # 2 cells x 2 tasks
+
+
+@pytest.mark.parametrize("every_step", [False, True])
+def test_compiled_test_forward_is_the_eager_one(every_step: bool) -> None:
+    """The test measurement's forward, compiled (traced once, forward only) and eager."""
+    model = common.SequenceModel("lstm", 6, outputs=3, rng=0)
+    compiled = common.evaluation(model, compiled=True, every_step=every_step)
+    eager = common.evaluation(model, compiled=False, every_step=every_step)
+    x = mg.Tensor(common.adding_batch(np.random.default_rng(1), 9, 16)[0])
+    with mg.no_grad():
+        expected = model(x, every_step=every_step).data
+        for _ in range(3):
+            got = compiled(x).data
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(eager(x).data, expected)
+        model.head.bias.data += 1.0  # an optimizer step in between: the program reads it anew
+        np.testing.assert_allclose(compiled(x).data, expected + 1.0, rtol=1e-5, atol=1e-6)
+    assert got.shape == ((9, 16, 3) if every_step else (16, 3))
+    assert compiled.compiled is not None and compiled.compiled.traces == 1
+    assert compiled.compile_seconds is not None and eager.compile_seconds is None
 
 
 def test_copy_batch_repeats_the_symbols_after_the_delimiter() -> None:
