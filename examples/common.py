@@ -217,13 +217,30 @@ class SequenceModel(nn.Module):
 # --- Training with a test curve and an early stop -----------------------------------------------
 
 
-def make_optimizer(name: str, parameters: Any, lr: float | None) -> optim.Optimizer:
-    """Adam (default lr 1e-2) or RMSprop (default lr 1e-3, as Arjovsky et al. trained)."""
+def make_optimizer(
+    name: str, parameters: Any, lr: float | None, rmsprop_alpha: float = 0.99
+) -> optim.Optimizer:
+    """Adam (default lr 1e-2) or RMSprop (default lr 1e-3, as Arjovsky et al. trained; its
+    smoothing constant `rmsprop_alpha`: PyTorch's 0.99, the paper's "decay rate" 0.9)."""
     if name == "adam":
         return optim.Adam(parameters, lr=1e-2 if lr is None else lr)
     if name == "rmsprop":
-        return optim.RMSprop(parameters, lr=1e-3 if lr is None else lr)
+        return optim.RMSprop(parameters, lr=1e-3 if lr is None else lr, alpha=rmsprop_alpha)
     raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
+
+
+CLIP_MODES = ("norm", "value")
+
+
+def clip_gradients(parameters: list[nn.Parameter], clip: float, mode: str) -> None:
+    """Clip the gradients' total norm at `clip` ("norm"), or each entry to [-clip, clip]
+    ("value", as Arjovsky et al.'s code clipped); clip 0 leaves them alone."""
+    if mode not in CLIP_MODES:
+        raise ValueError(f"clip mode must be 'norm' or 'value', got {mode!r}")
+    if clip and mode == "norm":
+        nn.clip_grad_norm_(parameters, clip)
+    elif clip:
+        nn.utils.clip_grad_value_(parameters, clip)
 
 
 @dataclass
@@ -307,7 +324,9 @@ def train(
     steps: int,
     optimizer: str = "adam",
     lr: float | None = None,
+    rmsprop_alpha: float = 0.99,
     clip: float = 1.0,
+    clip_mode: str = "norm",
     every: int = 25,
     solved: float = 0.0,
     patience: int = 4,
@@ -319,7 +338,8 @@ def train(
     `compiled` is False (the batches, clipping and optimizer step stay eager). `test_error()` is
     measured at step 0 and every `every` steps; the run stops early once it has stayed below
     `solved` for `patience` measurements."""
-    opt = make_optimizer(optimizer, model.parameters(), lr)
+    parameters = list(model.parameters())
+    opt = make_optimizer(optimizer, parameters, lr, rmsprop_alpha)
     say = print if progress is None else progress.write
     step_fn = CompiledOrEager(loss_fn, compiled, say)
 
@@ -337,8 +357,7 @@ def train(
             if streak >= patience or step == steps:
                 break
         loss = step_fn(*(mg.Tensor(a) for a in batch_of(rng)), after=backward)
-        if clip:
-            nn.clip_grad_norm_(model.parameters(), clip)
+        clip_gradients(parameters, clip, clip_mode)
         opt.step()
         if progress is not None:
             progress.update(loss=loss.item())
@@ -374,7 +393,19 @@ def add_training_arguments(parser: argparse.ArgumentParser, steps: int = 3000) -
     parser.add_argument(
         "--lr", type=float, default=None, help="learning rate (None: 1e-2 Adam, 1e-3 RMSprop)"
     )
-    parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: none)")
+    parser.add_argument(
+        "--rmsprop-alpha",
+        type=float,
+        default=0.99,
+        help="RMSprop's smoothing constant (PyTorch's default; Arjovsky et al.: 0.9)",
+    )
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient clip (0: none)")
+    parser.add_argument(
+        "--clip-mode",
+        choices=CLIP_MODES,
+        default="norm",
+        help="norm: the gradients' total norm; value: each entry (Arjovsky et al.'s code)",
+    )
     parser.add_argument("--every", type=int, default=25, help="steps between test measurements")
     parser.add_argument("--patience", type=int, default=4, help="measurements below 0.01 to stop")
     parser.add_argument("--test", type=int, default=512, help="test sequences per task")

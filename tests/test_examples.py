@@ -295,6 +295,39 @@ def test_help_shows_the_defaults(script: str, shown: str) -> None:
     assert shown in run_example(script, "--help").stdout
 
 
+def test_help_shows_the_paper_settings_as_options() -> None:
+    shown = " ".join(run_example("adding_problem.py", "--help").stdout.split())
+    assert "--rmsprop-alpha RMSPROP_ALPHA" in shown and "(default: 0.99)" in shown
+    assert "--clip-mode {norm,value}" in shown and "(default: norm)" in shown
+
+
+def test_rmsprop_alpha_reaches_the_optimizer() -> None:
+    model = common.SequenceModel("gru", 3, rng=0)
+    opt = common.make_optimizer("rmsprop", model.parameters(), None, rmsprop_alpha=0.9)
+    assert isinstance(opt, mg.optim.RMSprop)
+    assert opt.param_groups[0]["alpha"] == 0.9 and opt.param_groups[0]["lr"] == 1e-3
+
+
+@pytest.mark.parametrize("mode", ["norm", "value"])
+def test_clip_gradients_by_norm_or_by_entry(mode: str) -> None:
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal((4, 3)) * 3, rng.standard_normal(5) * 3]
+    params = [nn.Parameter(np.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.copy()
+    common.clip_gradients(params, 0.5, mode)
+    got = [p.grad for p in params]
+    if mode == "value":
+        for g, c in zip(grads, got):
+            np.testing.assert_array_equal(c, np.clip(g, -0.5, 0.5))
+    else:
+        total = np.sqrt(sum(np.sum(g**2) for g in grads))
+        for g, c in zip(grads, got):
+            np.testing.assert_allclose(c, g * 0.5 / total, rtol=1e-6)
+    with pytest.raises(ValueError, match="clip mode must be 'norm' or 'value', got 'max'"):
+        common.clip_gradients(params, 0.5, "max")
+
+
 VARIANT_COLUMNS = ["variant", "cell", "adding T=6 error", "solved", "step solved"]
 VARIANT_COLUMNS += ["copy delay 3 error", "solved", "step solved", "seconds"]
 
