@@ -27,6 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 from common import (
     BASELINES,
+    DEFAULT_LR,
     Progress,
     SequenceModel,
     add_training_arguments,
@@ -157,10 +158,15 @@ def plot(results: list[dict], args: argparse.Namespace, path: Path) -> None:
         ax.set_xlabel(f"training step (test MSE every {args.every} steps)")
         ax.set_ylabel(f"test MSE on {args.test} fixed sequences")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high * 30)  # room above the curves for the legend, clear of them
+        ax.legend(fontsize=8, loc="upper right", ncol=2)
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    alpha = f", alpha {args.rmsprop_alpha:g}" if args.optimizer == "rmsprop" else ""
+    clip = f"gradient {args.clip_mode} clipped at {args.clip:g}" if args.clip else "no clipping"
     fig.suptitle(
         f"The adding problem ({args.variant})\nhidden {args.hidden}, batch {args.batch}, "
-        f"{args.optimizer}, baseline {baseline:.3f}",
+        f"{args.optimizer} (lr {lr:g}{alpha}), {clip}, baseline {baseline:.3f}",
         fontsize=11,
     )
     save_figure(plt, fig, path)

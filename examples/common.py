@@ -217,16 +217,20 @@ class SequenceModel(nn.Module):
 # --- Training with a test curve and an early stop -----------------------------------------------
 
 
+DEFAULT_LR = {"adam": 1e-2, "rmsprop": 1e-3}  # --lr None: these
+
+
 def make_optimizer(
     name: str, parameters: Any, lr: float | None, rmsprop_alpha: float = 0.99
 ) -> optim.Optimizer:
     """Adam (default lr 1e-2) or RMSprop (default lr 1e-3, as Arjovsky et al. trained; its
     smoothing constant `rmsprop_alpha`: PyTorch's 0.99, the paper's "decay rate" 0.9)."""
+    if name not in DEFAULT_LR:
+        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
+    lr = DEFAULT_LR[name] if lr is None else lr
     if name == "adam":
-        return optim.Adam(parameters, lr=1e-2 if lr is None else lr)
-    if name == "rmsprop":
-        return optim.RMSprop(parameters, lr=1e-3 if lr is None else lr, alpha=rmsprop_alpha)
-    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
+        return optim.Adam(parameters, lr=lr)
+    return optim.RMSprop(parameters, lr=lr, alpha=rmsprop_alpha)
 
 
 CLIP_MODES = ("norm", "value")
