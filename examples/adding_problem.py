@@ -60,6 +60,8 @@ def run_one(
 ) -> dict:
     """Train one (cell, T, seed) and measure it on the T's fixed test set."""
     model = SequenceModel(cell, args.hidden, rng=seed)
+    if args.init == "glorot":
+        model.glorot_(seed)
     test_x, test_y = adding_batch(
         np.random.default_rng([999, length]), length, args.test, args.variant
     )
@@ -190,8 +192,21 @@ def main(argv: list[str] | None = None) -> None:
         default="arjovsky",
         help="arjovsky: U[0,1] values, target X1+X2; hochreiter: U[-1,1], 0.5+(X1+X2)/4",
     )
+    parser.add_argument(
+        "--init",
+        choices=["pytorch", "glorot"],
+        default="pytorch",
+        help="pytorch: the layers' own U(+-1/sqrt(hidden)); glorot: Arjovsky et al.'s "
+        "Glorot-uniform weights and zero biases, but the forget bias (layers only)",
+    )
     args = preset_parser(parser, PRESETS, argv)
     check_cells(parser, args.cells)
+    if args.init == "glorot":
+        for cell in args.cells:
+            try:
+                SequenceModel(cell, 2).glorot_(0)
+            except ValueError as error:
+                parser.error(str(error))
     if min(args.lengths) < (4 if args.variant == "hochreiter" else 2):
         parser.error("--lengths must be at least 2 (4 for the hochreiter variant)")
     args.lengths = sorted(set(args.lengths))

@@ -213,6 +213,28 @@ class SequenceModel(nn.Module):
         output, _ = self.rnn(x)
         return self.head(output if every_step else output[-1])
 
+    def glorot_(self, seed: int) -> None:
+        """Re-draw the weights as Arjovsky et al.'s code did (its models.py): each gate block of
+        a weight matrix, and the readout, Glorot-uniform, U(+-sqrt(6 / (fan_in + fan_out)));
+        every bias 0 but the forget gates' (an LSTM's `forget_bias`, in block f of bias_hh).
+        For the layers nn.RNN, nn.LSTM, nn.GRU only (their parameters are weights and biases)."""
+        if not isinstance(self.rnn, (nn.RNN, nn.LSTM, nn.GRU)):
+            raise ValueError(
+                f"glorot initialisation: only for the layers rnn, lstm, lstm-fb1, gru, not "
+                f"{self.cell!r}"
+            )
+        hidden = self.rnn.hidden_size
+        draws = np.random.default_rng(seed + 100)
+        for name, p in self.named_parameters():
+            if p.data.ndim == 2:  # (blocks * fan_out, fan_in): rnn weights, then the readout
+                fan_out = hidden if name.startswith("rnn.") else p.shape[0]
+                bound = np.sqrt(6.0 / (p.shape[1] + fan_out))
+                p.data[...] = draws.uniform(-bound, bound, size=p.shape)
+            else:
+                p.data[...] = 0
+                if name.startswith("rnn.bias_hh") and isinstance(self.rnn, nn.LSTM):
+                    p.data[hidden : 2 * hidden] = self.rnn.forget_bias  # blocks i, f, g, o
+
 
 # --- Training with a test curve and an early stop -----------------------------------------------
 

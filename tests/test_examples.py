@@ -328,6 +328,45 @@ def test_clip_gradients_by_norm_or_by_entry(mode: str) -> None:
         common.clip_gradients(params, 0.5, "max")
 
 
+@pytest.mark.parametrize(("cell", "gates"), [("lstm-fb1", 4), ("gru", 3), ("rnn", 1)])
+def test_glorot_init_draws_each_gate_block_as_arjovsky_et_al(cell: str, gates: int) -> None:
+    """U(+-sqrt(6 / (fan_in + fan_out))) per gate block, zero biases but the forget gates'."""
+    hidden, inputs = 40, 2
+    model = common.SequenceModel(cell, hidden, inputs=inputs, rng=0)
+    model.glorot_(3)
+    params = dict(model.named_parameters())
+    bounds = {
+        "rnn.weight_ih_l0": np.sqrt(6 / (inputs + hidden)),
+        "rnn.weight_hh_l0": np.sqrt(6 / (2 * hidden)),
+        "head.weight": np.sqrt(6 / (hidden + 1)),
+    }
+    for name, bound in bounds.items():
+        w = params[name].data
+        assert w.shape[0] == (1 if name == "head.weight" else gates * hidden)
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+        if w.size > 1000:  # a uniform's variance is bound^2 / 3
+            assert np.var(w) == pytest.approx(bound**2 / 3, rel=0.15)
+    forget = np.zeros(gates * hidden)
+    if cell == "lstm-fb1":
+        forget[hidden : 2 * hidden] = 1.0  # PyTorch's gate order: i, f, g, o
+    np.testing.assert_array_equal(params["rnn.bias_hh_l0"].data, forget)
+    np.testing.assert_array_equal(params["rnn.bias_ih_l0"].data, 0)
+    np.testing.assert_array_equal(params["head.bias"].data, 0)
+    again = common.SequenceModel(cell, hidden, inputs=inputs, rng=5)
+    again.glorot_(3)  # the draws depend on the seed given, not on the model's own
+    np.testing.assert_array_equal(again.head.weight.data, model.head.weight.data)
+
+
+def test_glorot_init_is_refused_for_a_cell_class() -> None:
+    result = run_example(
+        "adding_problem.py", "--smoke", "--init", "glorot", "--cells", "GRUCell", check=False
+    )
+    assert result.returncode == 2
+    assert "glorot initialisation: only for the layers rnn, lstm, lstm-fb1, gru, not 'GRUCell'" in (
+        result.stderr
+    )
+
+
 VARIANT_COLUMNS = ["variant", "cell", "adding T=6 error", "solved", "step solved"]
 VARIANT_COLUMNS += ["copy delay 3 error", "solved", "step solved", "seconds"]
 
