@@ -127,7 +127,8 @@ def run_copy(cell: str, seed: int, args: argparse.Namespace, progress: Progress)
 
 def run(args: argparse.Namespace) -> dict[str, dict[str, list[dict]]]:
     """{variant: {"adding": [one result per seed], "copy": [...]}}."""
-    args.variant, args.lengths = "arjovsky", [args.adding_length]  # what run_adding reads
+    # what run_adding reads: the task's variant, its lengths, the initialisation
+    args.variant, args.lengths, args.init = "arjovsky", [args.adding_length], "pytorch"
     progress = Progress(len(args.variants) * args.seeds * 2 * args.steps, desc="training")
     results = {}
     for name in args.variants:
