@@ -27,6 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 from common import (
     BASELINES,
+    DEFAULT_LR,
     Progress,
     SequenceModel,
     add_training_arguments,
@@ -34,6 +35,7 @@ from common import (
     adding_scores,
     check_cells,
     color,
+    evaluation,
     markdown_table,
     need_matplotlib,
     preset_parser,
@@ -58,6 +60,8 @@ def run_one(
 ) -> dict:
     """Train one (cell, T, seed) and measure it on the T's fixed test set."""
     model = SequenceModel(cell, args.hidden, rng=seed)
+    if args.init == "glorot":
+        model.glorot_(seed)
     test_x, test_y = adding_batch(
         np.random.default_rng([999, length]), length, args.test, args.variant
     )
@@ -65,15 +69,18 @@ def run_one(
     def loss_fn(x: mg.Tensor, y: mg.Tensor) -> mg.Tensor:
         return F.mse_loss(model(x), y)
 
+    forward = evaluation(model, compiled=not args.eager, say=progress.write)
     curve = train(
         model,
         lambda rng: adding_batch(rng, length, args.batch, args.variant),
         loss_fn,
-        lambda: adding_scores(model, test_x, test_y)[0],
+        lambda: adding_scores(forward, test_x, test_y)[0],
         steps=args.steps,
         optimizer=args.optimizer,
         lr=args.lr,
+        rmsprop_alpha=args.rmsprop_alpha,
         clip=args.clip,
+        clip_mode=args.clip_mode,
         every=args.every,
         solved=thresholds(args.variant)[1],
         patience=args.patience,
@@ -81,7 +88,8 @@ def run_one(
         rng=np.random.default_rng([seed, length]),
         progress=progress,
     )
-    mse, accuracy = adding_scores(model, test_x, test_y)
+    curve.test_compile_seconds = forward.compile_seconds
+    mse, accuracy = adding_scores(forward, test_x, test_y)
     return dict(cell=cell, length=length, seed=seed, curve=curve, mse=mse, accuracy=accuracy)
 
 
@@ -152,10 +160,15 @@ def plot(results: list[dict], args: argparse.Namespace, path: Path) -> None:
         ax.set_xlabel(f"training step (test MSE every {args.every} steps)")
         ax.set_ylabel(f"test MSE on {args.test} fixed sequences")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high * 30)  # room above the curves for the legend, clear of them
+        ax.legend(fontsize=8, loc="upper right", ncol=2)
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+    alpha = f", alpha {args.rmsprop_alpha:g}" if args.optimizer == "rmsprop" else ""
+    clip = f"gradient {args.clip_mode} clipped at {args.clip:g}" if args.clip else "no clipping"
     fig.suptitle(
         f"The adding problem ({args.variant})\nhidden {args.hidden}, batch {args.batch}, "
-        f"{args.optimizer}, baseline {baseline:.3f}",
+        f"{args.optimizer} (lr {lr:g}{alpha}), {clip}, baseline {baseline:.3f}",
         fontsize=11,
     )
     save_figure(plt, fig, path)
@@ -179,8 +192,21 @@ def main(argv: list[str] | None = None) -> None:
         default="arjovsky",
         help="arjovsky: U[0,1] values, target X1+X2; hochreiter: U[-1,1], 0.5+(X1+X2)/4",
     )
+    parser.add_argument(
+        "--init",
+        choices=["pytorch", "glorot"],
+        default="pytorch",
+        help="pytorch: the layers' own U(+-1/sqrt(hidden)); glorot: Arjovsky et al.'s "
+        "Glorot-uniform weights and zero biases, but the forget bias (layers only)",
+    )
     args = preset_parser(parser, PRESETS, argv)
     check_cells(parser, args.cells)
+    if args.init == "glorot":
+        for cell in args.cells:
+            try:
+                SequenceModel(cell, 2).glorot_(0)
+            except ValueError as error:
+                parser.error(str(error))
     if min(args.lengths) < (4 if args.variant == "hochreiter" else 2):
         parser.error("--lengths must be at least 2 (4 for the hochreiter variant)")
     args.lengths = sorted(set(args.lengths))

@@ -131,10 +131,14 @@ def adding_batch(
     return inputs.astype(dtype), targets[:, None].astype(dtype)
 
 
-def adding_scores(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean squared error and the share of answers within 0.04 of the target (the criterion)."""
+def adding_scores(
+    forward: Callable[[mg.Tensor], mg.Tensor], x: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
+    """Mean squared error and the share of answers within 0.04 of the target (the criterion).
+
+    `forward` is the model, or its `evaluation` (compiled)."""
     with mg.no_grad():
-        error = model(x).data - y
+        error = forward(mg.Tensor(x)).data - y
     return float(np.mean(error**2)), float(np.mean(np.abs(error) < 0.04))
 
 
@@ -209,17 +213,60 @@ class SequenceModel(nn.Module):
         output, _ = self.rnn(x)
         return self.head(output if every_step else output[-1])
 
+    def glorot_(self, seed: int) -> None:
+        """Re-draw the weights as Arjovsky et al.'s code did (its models.py): each gate block of
+        a weight matrix, and the readout, Glorot-uniform, U(+-sqrt(6 / (fan_in + fan_out)));
+        every bias 0 but the forget gates' (an LSTM's `forget_bias`, in block f of bias_hh).
+        For the layers nn.RNN, nn.LSTM, nn.GRU only (their parameters are weights and biases)."""
+        if not isinstance(self.rnn, (nn.RNN, nn.LSTM, nn.GRU)):
+            raise ValueError(
+                f"glorot initialisation: only for the layers rnn, lstm, lstm-fb1, gru, not "
+                f"{self.cell!r}"
+            )
+        hidden = self.rnn.hidden_size
+        draws = np.random.default_rng(seed + 100)
+        for name, p in self.named_parameters():
+            if p.data.ndim == 2:  # (blocks * fan_out, fan_in): rnn weights, then the readout
+                fan_out = hidden if name.startswith("rnn.") else p.shape[0]
+                bound = np.sqrt(6.0 / (p.shape[1] + fan_out))
+                p.data[...] = draws.uniform(-bound, bound, size=p.shape)
+            else:
+                p.data[...] = 0
+                if name.startswith("rnn.bias_hh") and isinstance(self.rnn, nn.LSTM):
+                    p.data[hidden : 2 * hidden] = self.rnn.forget_bias  # blocks i, f, g, o
+
 
 # --- Training with a test curve and an early stop -----------------------------------------------
 
 
-def make_optimizer(name: str, parameters: Any, lr: float | None) -> optim.Optimizer:
-    """Adam (default lr 1e-2) or RMSprop (default lr 1e-3, as Arjovsky et al. trained)."""
+DEFAULT_LR = {"adam": 1e-2, "rmsprop": 1e-3}  # --lr None: these
+
+
+def make_optimizer(
+    name: str, parameters: Any, lr: float | None, rmsprop_alpha: float = 0.99
+) -> optim.Optimizer:
+    """Adam (default lr 1e-2) or RMSprop (default lr 1e-3, as Arjovsky et al. trained; its
+    smoothing constant `rmsprop_alpha`: PyTorch's 0.99, the paper's "decay rate" 0.9)."""
+    if name not in DEFAULT_LR:
+        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
+    lr = DEFAULT_LR[name] if lr is None else lr
     if name == "adam":
-        return optim.Adam(parameters, lr=1e-2 if lr is None else lr)
-    if name == "rmsprop":
-        return optim.RMSprop(parameters, lr=1e-3 if lr is None else lr)
-    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
+        return optim.Adam(parameters, lr=lr)
+    return optim.RMSprop(parameters, lr=lr, alpha=rmsprop_alpha)
+
+
+CLIP_MODES = ("norm", "value")
+
+
+def clip_gradients(parameters: list[nn.Parameter], clip: float, mode: str) -> None:
+    """Clip the gradients' total norm at `clip` ("norm"), or each entry to [-clip, clip]
+    ("value", as Arjovsky et al.'s code clipped); clip 0 leaves them alone."""
+    if mode not in CLIP_MODES:
+        raise ValueError(f"clip mode must be 'norm' or 'value', got {mode!r}")
+    if clip and mode == "norm":
+        nn.clip_grad_norm_(parameters, clip)
+    elif clip:
+        nn.utils.clip_grad_value_(parameters, clip)
 
 
 @dataclass
@@ -230,49 +277,68 @@ class Curve:
     errors: list[float] = field(default_factory=list)
     seconds: float = 0.0
     compile_seconds: float | None = None  # the first (tracing) step; None: the step ran eagerly
+    test_compile_seconds: float | None = None  # the test forward's trace; None: eager
 
     def first_below(self, threshold: float) -> int | None:
         """The first evaluated step whose test error is below `threshold` (None: never)."""
         return next((s for s, e in zip(self.steps, self.errors) if e < threshold), None)
 
     def compiled_note(self) -> str:
-        """', compiled in 0.28s' for a compiled run, ', eager' for an eager one."""
-        seconds = self.compile_seconds
-        return ", eager" if seconds is None else f", compiled in {seconds:.2f}s"
+        """', compiled in 0.28s, test 0.05s' for a compiled run (the training step's trace,
+        the test forward's), ', eager' for an eager one."""
+        step, test = (
+            "eager" if s is None else f"{s:.2f}s"
+            for s in (self.compile_seconds, self.test_compile_seconds)
+        )
+        if step == test == "eager":
+            return ", eager"
+        return f", compiled in {step}, test {test}"
 
 
-class TrainingStep:
-    """forward+loss as `loss_fn(*tensors) -> loss`, compiled with `mg.compile` unless `compiled`
-    is False. The first call traces (its forward and backward are timed, `compile_seconds`); a
+class CompiledOrEager:
+    """`fn(*tensors)`, compiled with `mg.compile` unless `compiled` is False. The first call
+    traces (timed with what `after` does with its result, a backward: `compile_seconds`); a
     function that cannot be compiled (`mg.CompileError`) runs eagerly, said in one line."""
 
     def __init__(
-        self, loss_fn: Callable[..., mg.Tensor], compiled: bool, say: Callable[[str], None] = print
+        self, fn: Callable[..., mg.Tensor], compiled: bool, say: Callable[[str], None] = print
     ) -> None:
-        self.loss_fn, self.say = loss_fn, say
-        self.compiled = mg.compile(loss_fn) if compiled else None
+        self.fn, self.say = fn, say
+        self.compiled = mg.compile(fn) if compiled else None
         self.compile_seconds: float | None = None
 
-    def backward(self, optimizer: optim.Optimizer, *tensors: mg.Tensor) -> mg.Tensor:
-        """The loss on `tensors`, its gradients in the parameters (zeroed first)."""
+    def __call__(
+        self, *tensors: mg.Tensor, after: Callable[[mg.Tensor], object] = lambda result: None
+    ) -> mg.Tensor:
         if self.compiled is not None and self.compile_seconds is None:
             started = time.perf_counter()
             try:
-                loss = self.compiled(*tensors)
-                optimizer.zero_grad()
-                loss.backward()
+                result = self.compiled(*tensors)
+                after(result)
             except mg.CompileError as error:
-                name = getattr(self.loss_fn, "__qualname__", "the training step")
+                name = getattr(self.fn, "__qualname__", "the function")
                 reason = str(error).splitlines()[0]
                 self.say(f"cannot compile {name} ({reason}): running it eagerly")
                 self.compiled = None
             else:
                 self.compile_seconds = time.perf_counter() - started
-                return loss
-        loss = (self.loss_fn if self.compiled is None else self.compiled)(*tensors)
-        optimizer.zero_grad()
-        loss.backward()
-        return loss
+                return result
+        result = (self.fn if self.compiled is None else self.compiled)(*tensors)
+        after(result)
+        return result
+
+
+def evaluation(
+    model: nn.Module, compiled: bool, say: Callable[[str], None] = print, **keywords: Any
+) -> CompiledOrEager:
+    """`model(x, **keywords)` for the test measurements (under no_grad: a forward-only
+    program), compiled unless `compiled` is False."""
+
+    def forward(x: mg.Tensor) -> mg.Tensor:
+        return model(x, **keywords)
+
+    forward.__qualname__ = f"the test forward of {type(model).__name__}"
+    return CompiledOrEager(forward, compiled, say)
 
 
 def train(
@@ -284,7 +350,9 @@ def train(
     steps: int,
     optimizer: str = "adam",
     lr: float | None = None,
+    rmsprop_alpha: float = 0.99,
     clip: float = 1.0,
+    clip_mode: str = "norm",
     every: int = 25,
     solved: float = 0.0,
     patience: int = 4,
@@ -296,9 +364,15 @@ def train(
     `compiled` is False (the batches, clipping and optimizer step stay eager). `test_error()` is
     measured at step 0 and every `every` steps; the run stops early once it has stayed below
     `solved` for `patience` measurements."""
-    opt = make_optimizer(optimizer, model.parameters(), lr)
+    parameters = list(model.parameters())
+    opt = make_optimizer(optimizer, parameters, lr, rmsprop_alpha)
     say = print if progress is None else progress.write
-    step_fn = TrainingStep(loss_fn, compiled, say)
+    step_fn = CompiledOrEager(loss_fn, compiled, say)
+
+    def backward(loss: mg.Tensor) -> None:
+        opt.zero_grad()
+        loss.backward()
+
     curve, started, streak = Curve(), time.perf_counter(), 0
     for step in range(steps + 1):
         if step % every == 0 or step == steps:
@@ -308,9 +382,8 @@ def train(
             streak = streak + 1 if error < solved else 0
             if streak >= patience or step == steps:
                 break
-        loss = step_fn.backward(opt, *(mg.Tensor(a) for a in batch_of(rng)))
-        if clip:
-            nn.clip_grad_norm_(model.parameters(), clip)
+        loss = step_fn(*(mg.Tensor(a) for a in batch_of(rng)), after=backward)
+        clip_gradients(parameters, clip, clip_mode)
         opt.step()
         if progress is not None:
             progress.update(loss=loss.item())
@@ -346,7 +419,19 @@ def add_training_arguments(parser: argparse.ArgumentParser, steps: int = 3000) -
     parser.add_argument(
         "--lr", type=float, default=None, help="learning rate (None: 1e-2 Adam, 1e-3 RMSprop)"
     )
-    parser.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: none)")
+    parser.add_argument(
+        "--rmsprop-alpha",
+        type=float,
+        default=0.99,
+        help="RMSprop's smoothing constant (PyTorch's default; Arjovsky et al.: 0.9)",
+    )
+    parser.add_argument("--clip", type=float, default=1.0, help="gradient clip (0: none)")
+    parser.add_argument(
+        "--clip-mode",
+        choices=CLIP_MODES,
+        default="norm",
+        help="norm: the gradients' total norm; value: each entry (Arjovsky et al.'s code)",
+    )
     parser.add_argument("--every", type=int, default=25, help="steps between test measurements")
     parser.add_argument("--patience", type=int, default=4, help="measurements below 0.01 to stop")
     parser.add_argument("--test", type=int, default=512, help="test sequences per task")

@@ -43,6 +43,7 @@ from common import (
     adding_batch,
     adding_scores,
     color,
+    evaluation,
     markdown_table,
     need_matplotlib,
     preset_parser,
@@ -91,7 +92,8 @@ def train_on_adding(
 
     rng = np.random.default_rng(seed + 1000)
     test_x, test_y = adding_batch(rng, length, 512, dtype=dtype)
-    error = lambda: adding_scores(model, test_x, test_y)[0]  # noqa: E731
+    forward = evaluation(model, compiled=not args.eager, say=progress.write)
+    error = lambda: adding_scores(forward, test_x, test_y)[0]  # noqa: E731
     train(
         model,
         lambda rng: adding_batch(rng, length, args.batch, dtype=dtype),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one thread is fastest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -30,6 +31,7 @@ from common import (
     SequenceModel,
     add_training_arguments,
     check_cells,
+    evaluation,
     markdown_table,
     preset_parser,
     publish,
@@ -76,10 +78,11 @@ def copy_batch(rng: np.random.Generator, delay: int, batch: int) -> tuple[np.nda
     return np.eye(ALPHABET + 2, dtype=np.float32)[ids], targets
 
 
-def copy_error(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> float:
-    """The share of the recalled symbols (the last SYMBOLS steps) that are wrong."""
+def copy_error(forward: Callable[[mg.Tensor], mg.Tensor], x: np.ndarray, y: np.ndarray) -> float:
+    """The share of the recalled symbols (the last SYMBOLS steps) that are wrong; `forward`
+    gives every step's logits (the model's `evaluation(..., every_step=True)`)."""
     with mg.no_grad():
-        logits = model(x, every_step=True).data[-SYMBOLS:]
+        logits = forward(mg.Tensor(x)).data[-SYMBOLS:]
     return float(np.mean(logits.argmax(axis=-1) != y[-SYMBOLS:]))
 
 
@@ -99,15 +102,18 @@ def run_copy(cell: str, seed: int, args: argparse.Namespace, progress: Progress)
         logits = model(x, every_step=True).reshape(-1, ALPHABET + 2)
         return -(F.log_softmax(logits, axis=-1) * targets).sum() * (1.0 / logits.shape[0])
 
+    forward = evaluation(model, compiled=not args.eager, say=progress.write, every_step=True)
     curve = train(
         model,
         batch_of,
         loss_fn,
-        lambda: copy_error(model, test_x, test_y),
+        lambda: copy_error(forward, test_x, test_y),
         steps=args.steps,
         optimizer=args.optimizer,
         lr=args.lr,
+        rmsprop_alpha=args.rmsprop_alpha,
         clip=args.clip,
+        clip_mode=args.clip_mode,
         every=args.every,
         solved=SOLVED,
         patience=args.patience,
@@ -115,12 +121,14 @@ def run_copy(cell: str, seed: int, args: argparse.Namespace, progress: Progress)
         rng=np.random.default_rng([seed, args.copy_delay, 7]),
         progress=progress,
     )
+    curve.test_compile_seconds = forward.compile_seconds
     return dict(curve=curve, error=curve.errors[-1])
 
 
 def run(args: argparse.Namespace) -> dict[str, dict[str, list[dict]]]:
     """{variant: {"adding": [one result per seed], "copy": [...]}}."""
-    args.variant, args.lengths = "arjovsky", [args.adding_length]  # what run_adding reads
+    # what run_adding reads: the task's variant, its lengths, the initialisation
+    args.variant, args.lengths, args.init = "arjovsky", [args.adding_length], "pytorch"
     progress = Progress(len(args.variants) * args.seeds * 2 * args.steps, desc="training")
     results = {}
     for name in args.variants:

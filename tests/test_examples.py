@@ -264,7 +264,8 @@ def test_adding_problem_smoke_is_the_same_compiled_and_eager(tmp_path: Path) -> 
         outputs.append(result.stdout)
         tables.append([row[:8] for row in table_rows((out / "adding_problem.md").read_text())])
     assert tables[0] == tables[1] and len(tables[0]) == 5  # header and 4 cells, seconds left out
-    assert re.search(r"\(\d+s, compiled in \d+\.\d\ds\)", outputs[0]) and ", eager)" in outputs[1]
+    compiled = r"\(\d+s, compiled in \d+\.\d\ds, test \d+\.\d\ds\)"  # the step's, the test's
+    assert re.search(compiled, outputs[0]) and ", eager)" in outputs[1]
     assert "compiled in" not in outputs[1]
 
 
@@ -294,6 +295,78 @@ def test_help_shows_the_defaults(script: str, shown: str) -> None:
     assert shown in run_example(script, "--help").stdout
 
 
+def test_help_shows_the_paper_settings_as_options() -> None:
+    shown = " ".join(run_example("adding_problem.py", "--help").stdout.split())
+    assert "--rmsprop-alpha RMSPROP_ALPHA" in shown and "(default: 0.99)" in shown
+    assert "--clip-mode {norm,value}" in shown and "(default: norm)" in shown
+
+
+def test_rmsprop_alpha_reaches_the_optimizer() -> None:
+    model = common.SequenceModel("gru", 3, rng=0)
+    opt = common.make_optimizer("rmsprop", model.parameters(), None, rmsprop_alpha=0.9)
+    assert isinstance(opt, mg.optim.RMSprop)
+    assert opt.param_groups[0]["alpha"] == 0.9 and opt.param_groups[0]["lr"] == 1e-3
+
+
+@pytest.mark.parametrize("mode", ["norm", "value"])
+def test_clip_gradients_by_norm_or_by_entry(mode: str) -> None:
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal((4, 3)) * 3, rng.standard_normal(5) * 3]
+    params = [nn.Parameter(np.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.copy()
+    common.clip_gradients(params, 0.5, mode)
+    got = [p.grad for p in params]
+    if mode == "value":
+        for g, c in zip(grads, got):
+            np.testing.assert_array_equal(c, np.clip(g, -0.5, 0.5))
+    else:
+        total = np.sqrt(sum(np.sum(g**2) for g in grads))
+        for g, c in zip(grads, got):
+            np.testing.assert_allclose(c, g * 0.5 / total, rtol=1e-6)
+    with pytest.raises(ValueError, match="clip mode must be 'norm' or 'value', got 'max'"):
+        common.clip_gradients(params, 0.5, "max")
+
+
+@pytest.mark.parametrize(("cell", "gates"), [("lstm-fb1", 4), ("gru", 3), ("rnn", 1)])
+def test_glorot_init_draws_each_gate_block_as_arjovsky_et_al(cell: str, gates: int) -> None:
+    """U(+-sqrt(6 / (fan_in + fan_out))) per gate block, zero biases but the forget gates'."""
+    hidden, inputs = 40, 2
+    model = common.SequenceModel(cell, hidden, inputs=inputs, rng=0)
+    model.glorot_(3)
+    params = dict(model.named_parameters())
+    bounds = {
+        "rnn.weight_ih_l0": np.sqrt(6 / (inputs + hidden)),
+        "rnn.weight_hh_l0": np.sqrt(6 / (2 * hidden)),
+        "head.weight": np.sqrt(6 / (hidden + 1)),
+    }
+    for name, bound in bounds.items():
+        w = params[name].data
+        assert w.shape[0] == (1 if name == "head.weight" else gates * hidden)
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+        if w.size > 1000:  # a uniform's variance is bound^2 / 3
+            assert np.var(w) == pytest.approx(bound**2 / 3, rel=0.15)
+    forget = np.zeros(gates * hidden)
+    if cell == "lstm-fb1":
+        forget[hidden : 2 * hidden] = 1.0  # PyTorch's gate order: i, f, g, o
+    np.testing.assert_array_equal(params["rnn.bias_hh_l0"].data, forget)
+    np.testing.assert_array_equal(params["rnn.bias_ih_l0"].data, 0)
+    np.testing.assert_array_equal(params["head.bias"].data, 0)
+    again = common.SequenceModel(cell, hidden, inputs=inputs, rng=5)
+    again.glorot_(3)  # the draws depend on the seed given, not on the model's own
+    np.testing.assert_array_equal(again.head.weight.data, model.head.weight.data)
+
+
+def test_glorot_init_is_refused_for_a_cell_class() -> None:
+    result = run_example(
+        "adding_problem.py", "--smoke", "--init", "glorot", "--cells", "GRUCell", check=False
+    )
+    assert result.returncode == 2
+    assert "glorot initialisation: only for the layers rnn, lstm, lstm-fb1, gru, not 'GRUCell'" in (
+        result.stderr
+    )
+
+
 VARIANT_COLUMNS = ["variant", "cell", "adding T=6 error", "solved", "step solved"]
 VARIANT_COLUMNS += ["copy delay 3 error", "solved", "step solved", "seconds"]
 
@@ -308,6 +381,38 @@ def test_lstm_variants_smoke_writes_the_table(tmp_path: Path) -> None:
     for row in rows:
         assert 0 < float(row[2]) < 1.0 and 0 <= float(row[5]) <= 1.0
         assert row[3] == row[6] == "0/1" and row[4] == row[7] == "-"  # 10 steps solve nothing
+
+
+def test_lstm_variants_smoke_is_the_same_compiled_and_eager(tmp_path: Path) -> None:
+    """Both tasks' test measurements (the adding MSE, the copy error) compiled and eager."""
+    tables, outputs = [], []
+    for flags in ([], ["--eager"]):
+        out = tmp_path / ("eager" if flags else "compiled")
+        result = run_example("lstm_variants.py", "--smoke", *flags, "--out", str(out))
+        outputs.append(result.stdout)
+        tables.append([row[:8] for row in table_rows((out / "lstm_variants.md").read_text())])
+    assert tables[0] == tables[1] and len(tables[0]) == 3  # header, lstm, gru; seconds left out
+    assert outputs[0].count(", test 0.") == 4 and ", test" not in outputs[1]  # 2 cells x 2 tasks
+
+
+@pytest.mark.parametrize("every_step", [False, True])
+def test_compiled_test_forward_is_the_eager_one(every_step: bool) -> None:
+    """The test measurement's forward, compiled (traced once, forward only) and eager."""
+    model = common.SequenceModel("lstm", 6, outputs=3, rng=0)
+    compiled = common.evaluation(model, compiled=True, every_step=every_step)
+    eager = common.evaluation(model, compiled=False, every_step=every_step)
+    x = mg.Tensor(common.adding_batch(np.random.default_rng(1), 9, 16)[0])
+    with mg.no_grad():
+        expected = model(x, every_step=every_step).data
+        for _ in range(3):
+            got = compiled(x).data
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(eager(x).data, expected)
+        model.head.bias.data += 1.0  # an optimizer step in between: the program reads it anew
+        np.testing.assert_allclose(compiled(x).data, expected + 1.0, rtol=1e-5, atol=1e-6)
+    assert got.shape == ((9, 16, 3) if every_step else (16, 3))
+    assert compiled.compiled is not None and compiled.compiled.traces == 1
+    assert compiled.compile_seconds is not None and eager.compile_seconds is None
 
 
 def test_copy_batch_repeats_the_symbols_after_the_delimiter() -> None:
