@@ -4,11 +4,9 @@ nothing reads is dropped."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from ...ops import Add, Concatenate, Neg, Split, Stack, Sub
+from ...ops import Add, Concatenate, Neg, Stack, Sub
 from ..program import Program, Statement
-from .common import readers
+from .common import column_bounds, readers, split
 
 
 def subtract_negations(program: Program) -> None:
@@ -85,8 +83,7 @@ def _joined_parts(program: Program, read: dict, made_by: dict, stack: Statement)
         values = [x for is_value, x in join.args[1:] if is_value]
         if len(values) != len(join.args) - 1:
             return None
-        widths = [program.meta[v][0][-1] for v in values]
-        cut = tuple(np.cumsum([0, *widths]).tolist())
+        cut = column_bounds(program, values)
         if bounds is not None and cut != bounds:
             return None
         bounds = cut
@@ -111,16 +108,10 @@ def _slice_of_a_stack(program: Program, made_by: dict, stack: Statement, values:
         slot = next((k for k in slots if all(f[k] == v for f, v in zip(found, values))), None)
         if slot is None:
             continue
-        widths = [program.meta[x][0][-1] for x in found[0]]
-        bounds = tuple(np.cumsum([0, *widths]).tolist())
-        shape, dtype = program.meta[other.outputs[0]]
-        axis = len(shape) - 1
-        outs = tuple(
-            program.new_meta((shape[:axis] + (stop - start,), dtype))
-            for start, stop in zip(bounds, bounds[1:])
-        )
-        args = ((True, other.outputs[0]), (False, bounds), (False, axis), (False, None))
-        return Statement(Split, args, outs, (False,) * 4, True), outs[slot]
+        bounds = column_bounds(program, found[0])
+        axis = len(program.meta[other.outputs[0]][0]) - 1
+        statement, pieces = split(program, other.outputs[0], bounds, axis)
+        return statement, pieces[slot]
     return None
 
 

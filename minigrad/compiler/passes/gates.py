@@ -10,7 +10,7 @@ import numpy as np
 from ...engine import Function
 from ...ops import Add, Concatenate, Linear, Sigmoid, SigmoidGrad, Split, Tanh, TanhGrad, Unstack
 from ..program import Program, Statement
-from .common import readers
+from .common import readers, split
 
 
 class GateActivations(Function):
@@ -83,7 +83,9 @@ def join_sums_of_pieces(program: Program) -> None:
             run = [pair]
 
 
-def _join_sum_run(program: Program, split_a: Statement, split_b: Statement, adds: list, k: int):
+def _join_sum_run(
+    program: Program, split_a: Statement, split_b: Statement, adds: list, k: int
+) -> None:
     """Replace the `adds` (pieces k, k+1, ... of the two splits) by one Add and a Split."""
     (_, bounds), (_, axis) = split_a.args[1:3]
     lo, hi = bounds[k], bounds[k + len(adds)]
@@ -93,21 +95,10 @@ def _join_sum_run(program: Program, split_a: Statement, split_b: Statement, adds
     no = (False,) * 4
     new = []
     joined = []
-    for split in (split_a, split_b):
-        outputs = tuple(
-            program.new_meta((shape[:axis] + (stop - start,) + shape[axis + 1 :], dtype))
-            for start, stop in zip(cut, cut[1:])
-        )
-        new.append(
-            Statement(
-                Split,
-                (split.args[0], (False, cut), (False, axis), (False, None)),
-                outputs,
-                no,
-                True,
-            )
-        )
-        joined.append(outputs[middle])
+    for source in (split_a, split_b):
+        statement, pieces = split(program, source.args[0][1], cut, axis)
+        new.append(statement)
+        joined.append(pieces[middle])
     total = program.new_meta((shape[:axis] + (hi - lo,) + shape[axis + 1 :], dtype))
     new.append(
         Statement(Add, ((True, joined[0]), (True, joined[1])), (total,), (False,) * 2, False)
